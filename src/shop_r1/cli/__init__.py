@@ -1,0 +1,53 @@
+"""The `shop-r1` command line: thin typer commands over the library.
+
+Heavy imports (torch, transformers) happen inside the commands so that `--help` stays instant.
+Known errors become one red line; set SHOP_R1_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from shop_r1 import __version__
+from shop_r1.cli import data as data_cli
+from shop_r1.errors import ShopR1Error
+from shop_r1.schema import SchemaError
+
+app = typer.Typer(
+    name="shop-r1",
+    help="Train and evaluate language models that simulate online shoppers (Shop-R1).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
+
+_err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shop-r1 {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Train and evaluate language models that simulate online shoppers (Shop-R1)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=True)
+    except (ShopR1Error, SchemaError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        if os.environ.get("SHOP_R1_DEBUG") == "1":
+            raise
+        _err.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        sys.exit(1)
