@@ -1,0 +1,153 @@
+"""Turn sessions into the datasets the two training stages read (JSONL, loadable by `datasets`).
+
+Files written to the output directory, each for the train and the test split:
+- `sft_{split}.jsonl`: whole-session conversations (`messages`), the paper's SFT data.
+- `sft_steps_{split}.jsonl`: one prompt/completion row per step (conversational), the per-step SFT option.
+- `rl_{split}.jsonl`: one prompt per step with its `gold_action` (no rationales in the context), for GRPO
+  and evaluation.
+- `manifest.json`: the configuration, the counts and what the token budget truncated or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shop_r1.data.io import atomic_write, write_jsonl
+from shop_r1.data.split import split_sessions
+from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, rl_prompt, sft_conversation, target_json
+from shop_r1.schema import Session
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    test_fraction: float = 0.2
+    seed: int = 0
+
+
+@dataclass
+class SplitCounts:
+    sessions: int = 0
+    users: int = 0
+    sft_sessions: int = 0
+    sft_steps: int = 0
+    rl_steps: int = 0
+    truncated_step_prompts: int = 0
+    truncated_conversations: int = 0
+    skipped_too_long_steps: int = 0
+    skipped_too_long_sessions: int = 0
+
+
+@dataclass
+class BuildReport:
+    outdir: str
+    split_unit: str
+    splits: dict[str, SplitCounts]
+    files: dict[str, str]
+
+    def total(self, counter: str) -> int:
+        return sum(getattr(c, counter) for c in self.splits.values())
+
+
+def gold_action_column(session: Session, step_index: int) -> dict[str, str | None]:
+    """The gold action with all three keys, so the Arrow column has one fixed struct type."""
+    action = session.steps[step_index].action
+    return {"type": action.type.value, "name": action.name, "text": action.text}
+
+
+def sft_target(session: Session, step_index: int) -> dict[str, str]:
+    return {"role": "assistant", "content": target_json(session.steps[step_index])}
+
+
+def _ids(session: Session) -> dict[str, Any]:
+    return {"session_id": session.session_id, "user_id": session.user_id}
+
+
+def step_rows(
+    session: Session, config: PromptConfig, count_tokens: TokenCounter | None, counts: SplitCounts
+) -> tuple[list[dict], list[dict]]:
+    """Per-step SFT rows and RL rows. Both share one prompt per step, so it is built (and counted) once."""
+    sft_steps, rl = [], []
+    for index, step in enumerate(session.steps):
+        try:
+            prompt = rl_prompt(session, index, config, count_tokens)
+        except PromptTooLongError:
+            counts.skipped_too_long_steps += 1
+            continue
+        counts.truncated_step_prompts += prompt.truncated
+        common = {**_ids(session), "step_index": index, "truncated": prompt.truncated}
+        sft_steps.append({"prompt": prompt.messages, "completion": [sft_target(session, index)], **common})
+        rl.append({
+            "prompt": prompt.messages,
+            "gold_action": gold_action_column(session, index),
+            "gold_rationale": step.rationale,
+            "gold_reason": step.meta.get("reason") if isinstance(step.meta.get("reason"), str) else None,
+            "num_steps": len(session.steps),
+            **common,
+        })
+    return sft_steps, rl
+
+
+def sft_session_row(
+    session: Session, config: PromptConfig, count_tokens: TokenCounter | None, counts: SplitCounts
+) -> dict | None:
+    try:
+        prompt = sft_conversation(session, config, count_tokens)
+    except PromptTooLongError:
+        counts.skipped_too_long_sessions += 1
+        return None
+    counts.truncated_conversations += prompt.truncated
+    return {"messages": prompt.messages, **_ids(session), "truncated": prompt.truncated}
+
+
+def build_datasets(
+    sessions: Sequence[Session],
+    outdir: str | os.PathLike[str],
+    config: BuildConfig = BuildConfig(),
+    count_tokens: TokenCounter | None = None,
+    on_session: Callable[[], None] | None = None,
+) -> BuildReport:
+    """Split the sessions, build every dataset, and write them (each file atomically) to `outdir`."""
+    train, test, unit = split_sessions(sessions, test_fraction=config.test_fraction, seed=config.seed)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    whole_session = config.prompt.context != "latest"
+    counts: dict[str, SplitCounts] = {}
+    files: dict[str, str] = {}
+    for split, part in zip(SPLITS, (train, test), strict=True):
+        c = counts[split] = SplitCounts(sessions=len(part), users=len({s.user_id for s in part if s.user_id}))
+        sft, steps, rl = [], [], []
+        for session in part:
+            if whole_session and (row := sft_session_row(session, config.prompt, count_tokens, c)) is not None:
+                sft.append(row)
+            session_steps, session_rl = step_rows(session, config.prompt, count_tokens, c)
+            steps.extend(session_steps)
+            rl.extend(session_rl)
+            if on_session is not None:
+                on_session()
+        c.sft_sessions, c.sft_steps, c.rl_steps = len(sft), len(steps), len(rl)
+        outputs = {f"sft_steps_{split}": steps, f"rl_{split}": rl}
+        if whole_session:
+            outputs[f"sft_{split}"] = sft
+        for name, rows in outputs.items():
+            files[name] = str(out / f"{name}.jsonl")
+            write_jsonl(files[name], rows)
+    report = BuildReport(outdir=str(out), split_unit=unit, splits=counts, files=files)
+    manifest = {
+        "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction, "seed": config.seed},
+        "split_unit": unit,
+        "splits": {name: asdict(c) for name, c in counts.items()},
+        "test_users": sorted({s.user_id for s in test if s.user_id}),
+        "files": {name: Path(path).name for name, path in files.items()},
+        "whole_session_sft": whole_session,
+    }
+    with atomic_write(out / "manifest.json") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+    return report

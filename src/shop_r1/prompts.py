@@ -1,0 +1,247 @@
+"""Chat prompts for Shop-R1: the system prompt, RL/evaluation prompts per step, SFT conversations.
+
+Paper, sections 1-2: the model sees every earlier page's simplified HTML and the action taken on it,
+then the current page, and answers with one JSON object, rationale first. RL and evaluation prompts
+carry no rationales; SFT conversations put each step's rationale and action in an assistant turn.
+
+When a prompt exceeds `max_context_tokens` (counted with the real tokenizer), the HTML of the oldest
+pages is replaced by a one-line marker first; the actions, the system prompt and the current page are
+kept, and only when the current page alone is too long is it cut (the marker says so).
+
+Example RL prompt (context "full", step 2 of a session):
+    system: You are role-playing a person shopping on a website. ...
+    user:   Page 1 (https://shop.example/):
+            <body><input name="search_input"/> ...</body>
+            Action 1: {"type": "type_and_submit", "name": "search_input", "text": "wool socks"}
+            Current page, page 2 (https://shop.example/search?q=wool+socks):
+            <body> ... </body>
+            What do you do next? Answer with one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shop_r1.errors import ShopR1Error
+from shop_r1.schema import Session, Step
+
+Message = dict[str, str]
+TokenCounter = Callable[[list[Message]], int]
+ContextMode = Literal["full", "latest", "none"]
+CONTEXT_MODES: tuple[str, ...] = ("full", "latest", "none")
+
+SYSTEM_PROMPT = """\
+You are role-playing a person shopping on a website. At each step you are shown what you have seen \
+and done so far in this visit, then the page in front of you now. Decide what you do next and why, \
+as that person would.
+
+Each page is given as simplified HTML: scripts and styling are removed, and every element you can \
+interact with has a unique `name` attribute (for example `search_input` or `search_results.item_2`).
+
+You can take one of three actions:
+- {"type": "click", "name": "<name>"}: click the element with that name (a link, button, option or product).
+- {"type": "type_and_submit", "name": "<name>", "text": "<text>"}: type text into that input and submit it.
+- {"type": "terminate"}: leave the website without buying anything.
+
+Answer with a single JSON object and nothing else. Put a short first-person sentence explaining your \
+reason first, then the action:
+{"rationale": "<why you take this action>", "action": {...}}"""
+
+NEXT_ACTION_QUESTION = "What do you do next? Answer with one JSON object."
+DROPPED_PAGE_MARKER = "[page content omitted to fit the context budget]"
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """How prompts are built. `max_context_tokens=None` disables the token budget."""
+
+    context: ContextMode = "full"
+    max_context_tokens: int | None = 32768
+    include_persona: bool = True
+    system_prompt: str = SYSTEM_PROMPT
+
+    def __post_init__(self) -> None:
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
+        if self.max_context_tokens is not None and self.max_context_tokens <= 0:
+            raise ValueError(f"max_context_tokens must be positive or None, got {self.max_context_tokens}")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Chat messages plus what the token budget took out of them."""
+
+    messages: list[Message]
+    dropped_pages: int = 0
+    current_page_truncated: bool = False
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped_pages > 0 or self.current_page_truncated
+
+
+class PromptTooLongError(ShopR1Error):
+    """Even with every page's HTML removed, the prompt exceeds the token budget."""
+
+
+def chat_token_counter(tokenizer: Any) -> TokenCounter:
+    """Count a conversation's tokens exactly as the model will see them, through its chat template."""
+
+    def count(messages: list[Message]) -> int:
+        add_prompt = messages[-1]["role"] != "assistant"
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_prompt)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def target_json(step: Step) -> str:
+    """The assistant's answer for a step: rationale first, then the action."""
+    return json.dumps({"rationale": step.rationale or "", "action": step.action.to_dict()}, ensure_ascii=False)
+
+
+def persona_text(persona: str | dict[str, Any] | None) -> str | None:
+    """A persona as prose: its `description` when it has one, else `key: value` lines."""
+    if persona is None:
+        return None
+    if isinstance(persona, str):
+        return persona.strip() or None
+    if isinstance(persona.get("description"), str):
+        return persona["description"]
+    lines = [f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+             for key, value in persona.items() if value not in (None, "", [], {})]
+    return "\n".join(lines) or None
+
+
+def _page_block(title: str, url: str | None, html: str) -> str:
+    header = f"{title} ({url})" if url else title
+    return f"{header}:\n{html}" if html else f"{header}."
+
+
+def _truncate_marker(shown: int, total: int) -> str:
+    return f"[page truncated to fit the context budget: first {shown} of {total} characters shown]"
+
+
+def _fit(
+    pages: Sequence[str],
+    render: Callable[[list[str]], list[Message]],
+    count_tokens: TokenCounter | None,
+    budget: int | None,
+) -> Prompt:
+    """Render with as many pages' HTML as fit: drop the oldest first, cut the last page only if needed.
+
+    `pages` are the HTML strings the prompt may show, oldest first; the last is the current page.
+    Token counts fall as more pages are dropped (and as the current page gets shorter), so both
+    searches are binary searches over full re-renders, exact for any tokenizer and template.
+    """
+    full = render(list(pages))
+    if count_tokens is None or budget is None or count_tokens(full) <= budget:
+        return Prompt(full)
+    droppable = [i for i, html in enumerate(pages[:-1]) if html]
+
+    def shown(drop: int, current_chars: int | None = None) -> list[str]:
+        out = list(pages)
+        for i in droppable[:drop]:
+            out[i] = DROPPED_PAGE_MARKER
+        if current_chars is not None and out:
+            out[-1] = f"{pages[-1][:current_chars]}\n{_truncate_marker(current_chars, len(pages[-1]))}"
+        return out
+
+    def fits(messages: list[Message]) -> bool:
+        return count_tokens(messages) <= budget
+
+    low, high = 1, len(droppable)
+    if droppable and fits(render(shown(high))):
+        while low < high:  # smallest number of dropped pages that fits
+            middle = (low + high) // 2
+            if fits(render(shown(middle))):
+                high = middle
+            else:
+                low = middle + 1
+        return Prompt(render(shown(low)), dropped_pages=low)
+
+    current = pages[-1] if pages else ""
+    if not current or not fits(render(shown(len(droppable), 0))):
+        raise PromptTooLongError(
+            f"the prompt exceeds max_context_tokens={budget} even without any page HTML "
+            "(system prompt, persona and actions alone are too long)"
+        )
+    low, high = 0, len(current) - 1  # longest prefix of the current page that fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(render(shown(len(droppable), middle))):
+            low = middle
+        else:
+            high = middle - 1
+    return Prompt(render(shown(len(droppable), low)), dropped_pages=len(droppable), current_page_truncated=True)
+
+
+def _persona_prefix(session: Session, config: PromptConfig) -> list[str]:
+    text = persona_text(session.persona) if config.include_persona else None
+    return [f"About you (the shopper):\n{text}"] if text else []
+
+
+def rl_prompt(
+    session: Session, step_index: int, config: PromptConfig = PromptConfig(), count_tokens: TokenCounter | None = None
+) -> Prompt:
+    """The prompt for predicting step `step_index`: earlier pages and actions, no rationales."""
+    if not 0 <= step_index < len(session.steps):
+        raise IndexError(f"step_index {step_index} is outside session {session.session_id!r} "
+                         f"of {len(session.steps)} steps")
+    history = session.steps[:step_index]
+    current = session.steps[step_index]
+    # Which pages' HTML this context mode shows at all: the budget then works on these only.
+    if config.context == "full":
+        page_indices = list(range(step_index + 1))
+    elif config.context == "latest":
+        page_indices = [step_index]
+    else:
+        page_indices = []
+
+    def render(htmls: list[str]) -> list[Message]:
+        html_of = dict(zip(page_indices, htmls, strict=True))
+        parts = _persona_prefix(session, config)
+        for index, step in enumerate(history):
+            if index in html_of:
+                parts.append(_page_block(f"Page {index + 1}", step.url, html_of[index]))
+            parts.append(f"Action {index + 1}: {step.action.to_json()}")
+        if step_index in html_of:
+            parts.append(_page_block(f"Current page, page {step_index + 1}", current.url, html_of[step_index]))
+        parts.append(NEXT_ACTION_QUESTION)
+        return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": "\n\n".join(parts)}]
+
+    return _fit([session.steps[i].html for i in page_indices], render, count_tokens, config.max_context_tokens)
+
+
+def sft_conversation(
+    session: Session, config: PromptConfig = PromptConfig(), count_tokens: TokenCounter | None = None
+) -> Prompt:
+    """The whole session as one conversation (the paper's SFT): a user turn per page, each answered by
+    an assistant turn with that step's rationale and action. Train on the assistant turns only."""
+    if config.context == "latest":
+        raise ValueError("whole-session SFT shows every page by construction; use per-step rows for context 'latest'")
+    show_pages = config.context == "full"
+
+    def render(htmls: list[str]) -> list[Message]:
+        messages = [{"role": "system", "content": config.system_prompt}]
+        for number, step in enumerate(session.steps, start=1):
+            parts = _persona_prefix(session, config) if number == 1 else []
+            parts.append(_page_block(f"Page {number}", step.url, htmls[number - 1] if show_pages else ""))
+            parts.append(NEXT_ACTION_QUESTION)
+            messages.append({"role": "user", "content": "\n\n".join(parts)})
+            messages.append({"role": "assistant", "content": target_json(step)})
+        return messages
+
+    pages = [step.html if show_pages else "" for step in session.steps]
+    return _fit(pages, render, count_tokens, config.max_context_tokens)
+
+
+def sft_step_example(
+    session: Session, step_index: int, config: PromptConfig = PromptConfig(), count_tokens: TokenCounter | None = None
+) -> tuple[Prompt, Message]:
+    """One SFT row per step: the RL prompt, completed by the step's rationale and action."""
+    prompt = rl_prompt(session, step_index, config, count_tokens)
+    return prompt, {"role": "assistant", "content": target_json(session.steps[step_index])}
