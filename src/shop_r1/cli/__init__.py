@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
