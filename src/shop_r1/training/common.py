@@ -1,0 +1,74 @@
+"""Boilerplate both stages share: logging, resume, run-time guards, saving the final model."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shop_r1.errors import ShopR1Error
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
+
+logger = logging.getLogger(__name__)
+
+# Values of `resume_from_checkpoint` (the `--resume` flag of the CLI) that mean "the latest checkpoint in output_dir".
+RESUME_LATEST = ("auto", "latest", "last", "true", "True")
+
+
+def setup_logging(args: TrainingArguments) -> None:
+    """Configure logging once, at the entry point, at this process's level (rank 0 logs, other ranks warn)."""
+    import datasets
+    import transformers
+
+    level = args.get_process_log_level()
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", handlers=[logging.StreamHandler(
+            sys.stdout)], force=True,
+    )
+    logging.getLogger("shop_r1").setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+def resolve_resume(args: TrainingArguments) -> str | None:
+    """The checkpoint to resume from: `auto` (etc.) = the latest one in output_dir, if any; else the given path."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    value = args.resume_from_checkpoint
+    output_dir = Path(args.output_dir)
+    if value in (None, "", "false", "False"):
+        if output_dir.is_dir() and get_last_checkpoint(str(output_dir)) is not None:
+            logger.warning("%s already holds checkpoints; this run starts from scratch and overwrites them "
+                           "(pass --resume to continue the last one)", output_dir)
+        return None
+    if value in RESUME_LATEST:
+        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if last is None:
+            logger.warning("no checkpoint in %s yet: starting from scratch", output_dir)
+        else:
+            logger.info("resuming from %s", last)
+        return last
+    if not Path(value).is_dir():
+        raise ShopR1Error(f"resume_from_checkpoint {value!r} is not a checkpoint directory")
+    return value
+
+
+def check_packing(packing: bool, attn_implementation: str) -> None:
+    """Packing is only correct with FlashAttention: with sdpa/eager, packed examples attend to each other."""
+    if packing and attn_implementation != "flash_attention_2":
+        raise ShopR1Error(f"packing needs attn_implementation flash_attention_2 (got {attn_implementation}): with "
+                          "sdpa or eager, packed examples attend to each other; set --packing false")
+
+
+def finish(trainer: Any, tokenizer: Any, train_result: Any) -> None:
+    """Save the final model, tokenizer, metrics and `trainer_state.json` into output_dir."""
+    trainer.save_model(trainer.args.output_dir)
+    metrics = dict(train_result.metrics)
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(trainer.args.output_dir)
