@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,19 +19,34 @@ logger = logging.getLogger(__name__)
 RESUME_LATEST = ("auto", "latest", "last", "true", "True")
 
 
+def default_to_cpu_backend() -> None:
+    """On a machine without an accelerator, let accelerate run a `torchrun` launch as multi-process CPU (gloo) DDP.
+
+    TrainingArguments does that only with `use_cpu=True`, which a recipe meant for CPUs and GPUs alike cannot
+    set; accelerate's `ACCELERATE_USE_CPU` has the same effect and leaves the bf16-without-GPU check in place.
+    Called by the entry points before parsing, never when the variable is already set.
+    """
+    from shop_r1.training.models import accelerator_available
+
+    if not accelerator_available():
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+
+
 def setup_logging(args: TrainingArguments) -> None:
-    """Configure logging once, at the entry point, at this process's level (rank 0 logs, other ranks warn)."""
+    """Configure logging once, at the entry point: shop-r1's own messages at INFO on the logging process (WARNING on
+    the others); transformers and datasets at the trainer's `log_level` when one is set."""
     import datasets
     import transformers
 
-    level = args.get_process_log_level()
     logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", handlers=[logging.StreamHandler(
-            sys.stdout)], force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)], force=True,
     )
-    logging.getLogger("shop_r1").setLevel(level)
-    datasets.utils.logging.set_verbosity(level)
-    transformers.utils.logging.set_verbosity(level)
+    logging.getLogger("shop_r1").setLevel(logging.INFO if args.should_log else logging.WARNING)
+    if args.log_level != "passive":
+        level = args.get_process_log_level()
+        datasets.utils.logging.set_verbosity(level)
+        transformers.utils.logging.set_verbosity(level)
 
 
 def resolve_resume(args: TrainingArguments) -> str | None:

@@ -46,6 +46,9 @@ def parse_args(
     argv: Sequence[str] | None = None,
 ) -> tuple[ModelArguments, GRPODataArguments, RewardArguments, RolloutArguments, GRPOConfig]:
     """Parse `--config recipe.yaml --key value ...`; unknown keys (in the YAML or the flags) raise."""
+    from shop_r1.training.common import default_to_cpu_backend
+
+    default_to_cpu_backend()
     return make_parser().parse_args_and_config(args=None if argv is None else list(argv))
 
 

@@ -162,10 +162,12 @@ def resolve_model_dir(spec: str) -> str:
     return spec  # a hub id: transformers downloads it (needs network)
 
 
-def _accelerator_available() -> bool:
+def accelerator_available() -> bool:
+    """Whether torch sees a GPU-like device (CUDA/ROCm, XPU or Apple MPS)."""
     import torch
 
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    return (torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+            or torch.backends.mps.is_available())
 
 
 def choose_dtype(requested: str = "auto", *, bf16: bool = False, fp16: bool = False) -> torch.dtype:
@@ -177,7 +179,7 @@ def choose_dtype(requested: str = "auto", *, bf16: bool = False, fp16: bool = Fa
         raise ShopR1Error(f"dtype must be one of {', '.join(DTYPES)}, got {requested!r}")
     if requested != "auto":
         return getattr(torch, requested)
-    if _accelerator_available():
+    if accelerator_available():
         if bf16:
             return torch.bfloat16
         if fp16:

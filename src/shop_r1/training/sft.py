@@ -32,6 +32,9 @@ def make_parser() -> TrlParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[ModelArguments, SFTDataArguments, SFTConfig]:
     """Parse `--config recipe.yaml --key value ...`; unknown keys (in the YAML or the flags) raise."""
+    from shop_r1.training.common import default_to_cpu_backend
+
+    default_to_cpu_backend()
     return make_parser().parse_args_and_config(args=None if argv is None else list(argv))
 
 
