@@ -117,10 +117,10 @@ def build_datasets(
     """Split the sessions, build every dataset, and write them (each file atomically) to `outdir`."""
     train, test, unit = split_sessions(sessions, test_fraction=config.test_fraction, seed=config.seed)
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
     whole_session = config.prompt.context != "latest"
     counts: dict[str, SplitCounts] = {}
     files: dict[str, str] = {}
+    pending: dict[str, list[dict]] = {}
     for split, part in zip(SPLITS, (train, test), strict=True):
         c = counts[split] = SplitCounts(sessions=len(part), users=len({s.user_id for s in part if s.user_id}))
         sft, steps, rl = [], [], []
@@ -138,7 +138,10 @@ def build_datasets(
             outputs[f"sft_{split}"] = sft
         for name, rows in outputs.items():
             files[name] = str(out / f"{name}.jsonl")
-            write_jsonl(files[name], rows)
+            pending[files[name]] = rows
+    # Write only once every row is built, so a failure or Ctrl-C midway leaves the old outputs alone.
+    for path, rows in pending.items():
+        write_jsonl(path, rows)
     report = BuildReport(outdir=str(out), split_unit=unit, splits=counts, files=files)
     manifest = {
         "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction, "seed": config.seed},
