@@ -41,7 +41,9 @@ UNWRAPPED_TAGS = frozenset(
      "nobr", "wbr", "legend"}
 )
 # Layout containers that may disappear when they wrap a single element and no text of their own.
-COLLAPSIBLE_TAGS = frozenset({"div", "section", "article", "main", "form", "figure", "fieldset", "body"})
+COLLAPSIBLE_TAGS = frozenset(
+    {"div", "section", "article", "main", "form", "figure", "fieldset", "header", "footer", "aside", "body"}
+)
 # Elements that mean something even when empty.
 KEEP_EMPTY_TAGS = frozenset({"input", "select", "textarea", "img", "button"})
 
@@ -120,8 +122,7 @@ def _unwrap(body: lxml.html.HtmlElement, named_nodes: set[lxml.html.HtmlElement]
             _replace_with_text(node, " ") if _is_empty(node) else node.drop_tag()
         elif _is_empty(node) and tag not in KEEP_EMPTY_TAGS:
             _replace_with_text(node, " ")
-        elif tag in COLLAPSIBLE_TAGS and len(node) == 1 and not (node.text or "").strip() \
-                and not (node[0].tail or "").strip():
+        elif tag in COLLAPSIBLE_TAGS and (_wraps_one(node) or _is_only_content(node)):
             node.drop_tag()
     for node in body.iter():
         node.text = normalize_space(node.text) if node.text else None
@@ -129,6 +130,17 @@ def _unwrap(body: lxml.html.HtmlElement, named_nodes: set[lxml.html.HtmlElement]
         if node is not body:
             node.tail = normalize_space(node.tail) if node.tail else None
             node.tail = node.tail or None
+
+
+def _wraps_one(node: lxml.html.HtmlElement) -> bool:
+    """A wrapper around a single element and no text of its own."""
+    return len(node) == 1 and not (node.text or "").strip() and not (node[0].tail or "").strip()
+
+
+def _is_only_content(node: lxml.html.HtmlElement) -> bool:
+    """The sole content of its parent: its tag adds no structure the parent does not already give."""
+    parent = node.getparent()
+    return parent is not None and _wraps_one(parent) and not (node.tail or "").strip()
 
 
 def _is_empty(node: lxml.html.HtmlElement) -> bool:

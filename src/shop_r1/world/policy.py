@@ -98,8 +98,8 @@ class Shopper:
         self.favourite = favourite_brand if persona.brand_loyalty >= 0.4 else None
         self.config = config or PolicyConfig()
         self.memory = _Memory()
-        # Patience in steps: 5 for the most impatient shopper, 20 for the most patient.
-        self.step_budget = min(self.config.max_steps, 5 + round(persona.patience * 15))
+        # Patience in steps: 6 for the most impatient shopper, 21 for the most patient.
+        self.step_budget = min(self.config.max_steps, 6 + round(persona.patience * 15))
         self.tolerance = 1 + 0.3 * (1 - persona.price_sensitivity)  # how far over budget is still fine
         self.min_rating = 3.2 + persona.review_reliance
 
@@ -271,9 +271,9 @@ class Shopper:
         next_page = page.name_for(replace(result.query, page=result.query.page + 1).to_url()) \
             if result.query.page < result.pages else None
         if next_page:
-            options.append((0.2 if good else 1.4, _click(next_page, "next_page", page=result.query.page + 1)))
+            options.append((0.2 if good else 1.0, _click(next_page, "next_page", page=result.query.page + 1)))
         if len(memory.queries) < self.config.max_queries:
-            options.append((0.2 if good else 1.6, self._deferred_search(memory)))
+            options.append((0.2 if good else 1.8, self._deferred_search(memory)))
         home = page.name_for("/", within="nav_bar")
         if home and memory.frustration >= 2 and len(memory.queries) >= 2:
             options.append((0.2, _click(home, "go_home")))
@@ -358,7 +358,7 @@ class Shopper:
             memory.shortlist.append(product.pid)
         compared = len([v for v in memory.verdicts.values() if v == "fits"])
         if not decided and "back_to_results" in page.elements and compared < 3 \
-                and self.rng.random() > persona.decisiveness + 0.15:
+                and self.rng.random() > persona.decisiveness + 0.3:
             return _click("back_to_results", "compare_alternatives", **slots)
         memory.target = product.pid
         if self.rng.random() < 0.25 + 0.35 * persona.decisiveness:

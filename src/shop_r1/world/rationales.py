@@ -7,7 +7,7 @@ the step did not involve.
 
     >>> import random
     >>> write_rationale("filter_price", {"band": "$25 to $50", "budget": "$45"}, random.Random(0))
-    'My budget is $45, so the $25 to $50 range is where I should look.'
+    'Let me limit the price to $25 to $50.'
 """
 
 from __future__ import annotations
