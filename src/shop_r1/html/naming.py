@@ -203,6 +203,11 @@ class _Namer:
                 if value:
                     return value
             return ""
+        if element.tag not in ("a", "button", "summary") and len(element):
+            # A clickable card: its first line (the title), not the price and badges after it.
+            first = next((normalize_space(t) for t in element.itertext() if t.strip()), "")
+            if first:
+                return first
         text = self.text(element)
         if text:
             return text

@@ -13,7 +13,6 @@ the size cap; elements past the cap disappear together with their names.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -23,6 +22,7 @@ import lxml.html
 from shop_r1.html.clean import remove_invisible
 from shop_r1.html.naming import NamedElement, assign_names, normalize_space
 from shop_r1.html.parse import parse_body
+from shop_r1.html.serialize import serialize_capped
 
 __all__ = ["DEFAULT_MAX_CHARS", "TRUNCATION_MARKER", "SimplifiedPage", "simplify_html", "simplify_page"]
 
@@ -76,17 +76,18 @@ def simplify_page(raw_html: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> Simpl
             value = info.attrs.get(key)
             if value is not None and _keep_attribute(node.tag, key, value):
                 node.set(key, value)
-        if node.tag in ("button", "a") and not normalize_space(node.text_content()) and info.label:
+        if node.tag in ("button", "a") and not normalize_space(node.text_content()) and info.label \
+                and not any(image.get("alt") for image in node.iter("img")):
             node.set("aria-label", info.label)  # an icon-only control: its label is all there is to read
     named_nodes = {node for node, _ in named}
     _strip_attributes(body, named_nodes)
     _unwrap(body, named_nodes)
-    html, truncated = _serialize_capped(body, max_chars)
+    html, kept = serialize_capped(body, max_chars, TRUNCATION_MARKER)
     elements = {info.name: info for _, info in named}
-    if truncated:
-        survivors = {node.get("name") for node in lxml.html.fromstring(html).iter() if node.get("name")}
+    if kept is not None:  # only elements before the cut are on the page
+        survivors = {node.get("name") for node in list(body.iterdescendants())[:kept] if node.get("name")}
         elements = {name: info for name, info in elements.items() if name in survivors}
-    return SimplifiedPage(html=html, elements=MappingProxyType(elements), truncated=truncated)
+    return SimplifiedPage(html=html, elements=MappingProxyType(elements), truncated=kept is not None)
 
 
 def _strip_attributes(body: lxml.html.HtmlElement, named_nodes: set[lxml.html.HtmlElement]) -> None:
@@ -159,53 +160,3 @@ def _replace_with_text(node: lxml.html.HtmlElement, text: str) -> None:
         previous.tail = (previous.tail or "") + filler
     else:
         parent.text = (parent.text or "") + filler
-
-
-def _serialize(body: lxml.html.HtmlElement) -> str:
-    return lxml.html.tostring(body, encoding="unicode")
-
-
-def _serialize_capped(body: lxml.html.HtmlElement, max_chars: int) -> tuple[str, bool]:
-    """Serialize; when too long, keep the longest document-order prefix that fits with the marker."""
-    html = _serialize(body)
-    if len(html) <= max_chars:
-        return html, False
-    budget = max_chars - len(TRUNCATION_MARKER)
-    count = sum(1 for _ in body.iterdescendants())
-    low, high, best = 0, count, _prefix(body, 0)
-    # Binary search on how many elements (in document order) to keep; serialize() is monotone in it.
-    while low <= high:
-        middle = (low + high) // 2
-        candidate = _prefix(body, middle)
-        if len(_serialize(candidate)) <= budget:
-            best, low = candidate, middle + 1
-        else:
-            high = middle - 1
-    best.append(lxml.html.fragment_fromstring(TRUNCATION_MARKER))
-    html = _serialize(best)
-    if len(html) > max_chars:  # the empty body's own text alone is too long: cut that text
-        best.text = (best.text or "")[: max(0, len(best.text or "") - (len(html) - max_chars))]
-        html = _serialize(best)
-    return html, True
-
-
-def _prefix(body: lxml.html.HtmlElement, keep: int) -> lxml.html.HtmlElement:
-    """A copy of `body` holding only its first `keep` descendants in document order."""
-    clone = _copy(body)
-    nodes = list(clone.iterdescendants())
-    if keep >= len(nodes):
-        return clone
-    cut = nodes[keep]
-    # Text that comes after the cut point in reading order goes as well.
-    for ancestor in cut.iterancestors():
-        if ancestor is not clone:
-            ancestor.tail = None
-    for node in reversed(nodes[keep:]):
-        parent = node.getparent()
-        if parent is not None:
-            parent.remove(node)
-    return clone
-
-
-def _copy(body: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    return copy.deepcopy(body)
