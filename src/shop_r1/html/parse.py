@@ -42,6 +42,8 @@ def _make_parser() -> lxml.html.HTMLParser:
 
 def parse_body(raw_html: str) -> lxml.html.HtmlElement:
     """The page's `<body>` as a mutable tree (an empty body for empty input)."""
+    # Control characters parse fine but lxml refuses them as text later, when the tree is edited.
+    raw_html = _xml_safe(raw_html)
     data = raw_html.encode("utf-8", errors="replace")
     parser = _make_parser()
     try:
