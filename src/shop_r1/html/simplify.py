@@ -72,9 +72,9 @@ def simplify_page(raw_html: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> Simpl
     for node, info in named:
         node.attrib.clear()
         node.set("name", info.name)
-        for key in KEPT_ATTRIBUTES:
-            value = info.attrs.get(key)
-            if value is not None and _keep_attribute(node.tag, key, value):
+        # Source attribute order, never set order: the output must not depend on PYTHONHASHSEED.
+        for key, value in info.attrs.items():
+            if key in KEPT_ATTRIBUTES and _keep_attribute(node.tag, key, value):
                 node.set(key, value)
         if node.tag in ("button", "a") and not normalize_space(node.text_content()) and info.label \
                 and not any(image.get("alt") for image in node.iter("img")):
