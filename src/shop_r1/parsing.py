@@ -109,12 +109,19 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# One decoder for every call: json.loads(..., object_pairs_hook=...) would build a new JSONDecoder each time.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
 def _load_object(text: str) -> dict[str, Any] | None:
+    """`text` (already stripped) as exactly one JSON object, or `None`."""
+    if not text.startswith("{"):
+        return None
     try:
-        value = json.loads(text, object_pairs_hook=_unique_pairs)
+        value, end = _DECODER.raw_decode(text)
     except (ValueError, RecursionError):  # JSONDecodeError and duplicates are ValueErrors; deep nesting recurses
         return None
-    return value if isinstance(value, dict) else None
+    return value if end == len(text) else None  # anything after the object (prose, a second object) is invalid
 
 
 def _action(raw: Any) -> PredictedAction | None:
