@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
-from shop_r1.rewards.rouge import rouge_l, rouge_tokens
+from shop_r1.rewards.rouge import _lcs_length, rouge_l, rouge_tokens
 
 ORACLE = rouge_scorer.RougeScorer(["rougeL"])
 TOLERANCE = 1e-9
@@ -76,6 +76,20 @@ def test_adversarial_pairs_match_rouge_score(prediction: str, reference: str) ->
 )
 def test_known_values(prediction: str, reference: str, expected: float) -> None:
     assert rouge_l(prediction, reference) == pytest.approx(expected, abs=1e-12)
+
+
+class CollidingToken(str):
+    """A token whose hash collides with every other one's, as two real tokens' 64-bit hashes could."""
+
+    def __hash__(self) -> int:
+        return 1
+
+
+def test_lcs_is_exact_even_when_token_hashes_collide() -> None:
+    a = tuple(CollidingToken(t) for t in ("red", "running", "shoes"))
+    b = tuple(CollidingToken(t) for t in ("blue", "walking", "boots", "now"))
+    assert _lcs_length(a, b) == 0
+    assert _lcs_length(a, a[::-1]) == 1
 
 
 def test_tokens_follow_rouge_score_tokenizer() -> None:
