@@ -1,9 +1,10 @@
 """Shop-R1's rewards (arXiv 2507.17842, section 3): format, hierarchical action with DARS, self-certainty.
 
 Layers: `shop_r1.parsing` turns text into a `ParsedOutput`; pure scorers here (`rouge`, `action`,
-`score`) turn it into numbers; `rationale` (self-certainty) and `token_mask` need torch / a tokenizer and are
-imported only when used, so `import shop_r1.rewards` stays light; `trl_adapters` wraps the scorers
-in TRL's reward-function contract, and `REWARD_REGISTRY` names them for configs.
+`score`) turn it into numbers; `token_mask` finds the rationale's tokens and `rationale` computes
+their self-certainty (torch, imported on first use so that `import shop_r1.rewards` stays light);
+`trl_adapters` wraps the scorers in TRL's reward-function contract, and `REWARD_REGISTRY` names
+them for configs.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from shop_r1.rewards.score import (
     score_parsed,
     self_certainty_reward,
 )
+from shop_r1.rewards.token_mask import locate_rationale, rationale_token_mask
 from shop_r1.rewards.trl_adapters import ActionReward, BinaryActionReward, FormatReward, RationaleReward
 
 if TYPE_CHECKING:
     from shop_r1.rewards.rationale import per_token_self_certainty, self_certainty
-    from shop_r1.rewards.token_mask import locate_rationale, rationale_token_mask
 
 __all__ = [
     "REWARD_REGISTRY",
@@ -71,20 +72,15 @@ REWARD_REGISTRY: dict[str, Callable[[RewardConfig], Any]] = {
     "rationale": RationaleReward,
 }
 
-# Attributes whose modules import torch or transformers: loaded on first access (PEP 562).
-_LAZY = {
-    "self_certainty": "shop_r1.rewards.rationale",
-    "per_token_self_certainty": "shop_r1.rewards.rationale",
-    "rationale_token_mask": "shop_r1.rewards.token_mask",
-    "locate_rationale": "shop_r1.rewards.token_mask",
-}
+# Attributes whose module imports torch: loaded on first access (PEP 562).
+_TORCH_ATTRIBUTES = frozenset({"self_certainty", "per_token_self_certainty"})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    if name in _TORCH_ATTRIBUTES:
+        from shop_r1.rewards import rationale
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(rationale, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

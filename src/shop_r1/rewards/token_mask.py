@@ -15,8 +15,9 @@ Rules:
 - A token is marked when any of its characters lies inside the value, so a token that straddles the
   boundary (`"I`, `."`) counts; a token that is only the quote does not. A token that is only part
   of a character (one byte of a multi-byte emoji in byte-level BPE) belongs to that character.
-- The value is located by a small JSON scanner, not by the parser: the first top-level object's
-  `rationale` key whose value is a string. This also works on completions that do not parse (a
+- The value is located by a small JSON scanner, not by the parser: the first `rationale` key whose
+  value is a string, at the top level of an object not nested in another (nested `rationale` keys,
+  e.g. inside the action, never count). This also works on completions that do not parse (a
   truncated string runs to the end of the text; prose around the object is skipped). Their reward
   is 0 anyway, but the mask stays meaningful for logging. All-False when there is no such string
   or it is empty.
@@ -24,7 +25,8 @@ Rules:
 Speed (called on every rollout): fast tokenizers re-encode the decoded text once with offsets; when
 that re-encoding gives back the same ids (the usual case) the offsets are used directly. Otherwise
 (slow tokenizers, or a sampled non-canonical tokenization) the two boundary tokens are found by
-binary search over prefix decodes: O(log n) decodes instead of one per token.
+binary search over prefix decodes: O(log n) decodes instead of one per token. Only the tokenizer
+object is used: this module imports neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _is_rationale_key(raw: str) -> bool:
 
 
 def locate_rationale(text: str) -> tuple[int, int] | None:
-    """Character span `[start, end)` of the raw value of the first top-level object's `rationale` string.
+    """Character span `[start, end)` of the raw value of the first top-level `rationale` string, or `None`.
 
     >>> text = '{"rationale": "Cheap.", "action": {"type": "terminate"}}'
     >>> start, end = locate_rationale(text)
