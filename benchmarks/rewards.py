@@ -7,10 +7,10 @@ belong) once with `shop_r1.rewards.score_completion` and once with `reference_to
 independent restatement of the reward table that uses `rouge_score.RougeScorer(["rougeL"])`. Prints
 pairs/s for both, the ratio and max |difference| (must be 0), plus the ROUGE-L part alone.
 
-    python benchmarks/rewards.py --sessions sessions.jsonl [--pairs 20000] [--group 8] [--seed 0]
+    python benchmarks/rewards.py [--sessions sessions.jsonl] [--pairs 20000] [--group 8] [--seed 0]
 
-Gold actions and rationales come from a sessions file in the native JSONL schema (`Session.from_json`
-per line) through `load_gold_pool`, the hook to point at another source (the embedded world).
+Gold actions and rationales come from the embedded world's simulated sessions, or from a sessions file
+in the native JSONL schema (`--sessions`, e.g. an OPeRA import), through `load_gold_pool`.
 Timings are single-process, single-thread, best of `--repeat` runs, caches cleared before each run.
 """
 
@@ -42,14 +42,17 @@ class GoldStep:
     rationale: str
 
 
-def load_gold_pool(path: str | Path) -> list[GoldStep]:
-    """Every step of a native sessions JSONL file as (gold action, rationale). The benchmark's only data source."""
-    pool = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                session = Session.from_json(line)
-                pool += [GoldStep(step.action, step.rationale or "") for step in session.steps]
+def load_gold_pool(path: str | Path | None, *, users: int = 100, seed: int = 0) -> list[GoldStep]:
+    """Every step of a native sessions JSONL file as (gold action, rationale); without a path, the
+    sessions of the embedded world (`users` simulated shoppers, 3 sessions each)."""
+    if path is None:
+        from shop_r1.world.synth import synthesize_sessions
+
+        sessions = list(synthesize_sessions(users, 3, seed))
+    else:
+        with open(path, encoding="utf-8") as handle:
+            sessions = [Session.from_json(line) for line in handle if line.strip()]
+    pool = [GoldStep(step.action, step.rationale or "") for session in sessions for step in session.steps]
     if not pool:
         raise SystemExit(f"{path}: no sessions")
     return pool
@@ -263,7 +266,8 @@ def _rouge_pairs(pairs: list[tuple[str, dict]]) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", required=True, help="sessions JSONL in the native schema (Session.from_json)")
+    parser.add_argument("--sessions", default=None,
+                        help="sessions JSONL in the native schema (default: the embedded world, 100 users)")
     parser.add_argument("--pairs", type=int, default=20_000)
     parser.add_argument("--group", type=int, default=8, help="completions per gold step, like GRPO's num_generations")
     parser.add_argument("--seed", type=int, default=0)
@@ -273,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = load_gold_pool(args.sessions)
     pairs, kinds = make_pairs(pool, args.pairs, args.group, args.seed)
     valid = sum(parse_completion(text) is not None for text, _ in pairs)
-    print(f"gold pool: {len(pool)} steps from {args.sessions}")
+    print(f"gold pool: {len(pool)} steps from {args.sessions or 'the embedded world'}")
     print(f"pairs: {len(pairs)} in groups of {args.group}; well-formed {valid / len(pairs):.1%}")
     print("corruptions: " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())))
 
