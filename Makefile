@@ -30,9 +30,9 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: setup
-	$(BIN)/shop-r1 data import-opera ../shared/data/opera-test-actions/actions.jsonl $(DEMO_OUT)/sessions.jsonl
+	$(BIN)/shop-r1 data synth $(DEMO_OUT)/sessions.jsonl --users 200 --sessions-per-user 3 --seed 0
 	$(BIN)/shop-r1 data stats $(DEMO_OUT)/sessions.jsonl
-	$(BIN)/shop-r1 data build $(DEMO_OUT)/sessions.jsonl $(DEMO_OUT)/datasets --context none --max-context-tokens 4096
+	$(BIN)/shop-r1 data build $(DEMO_OUT)/sessions.jsonl $(DEMO_OUT)/datasets --max-context-tokens 8192 --rebalance-rl
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -119,3 +119,18 @@ def test_stats_on_the_real_fixture(opera_actions_path):
     assert sum(stats["session_length"]["histogram"].values()) == 90
     assert stats["distinct_element_names"] == 368
     assert stats["rationale_share"] == 1.0 and stats["html_share"] == 0.0
+
+
+def test_rebalanced_rl_rows_follow_the_paper_mix(tmp_path):
+    from collections import Counter
+
+    from shop_r1.world.synth import synthesize_sessions
+
+    sessions = list(synthesize_sessions(30, 2, seed=1))
+    config = BuildConfig(prompt=PromptConfig(max_context_tokens=None), test_fraction=0.0, rebalance_rl=True)
+    report = build_datasets(sessions, tmp_path, config)
+    mix = Counter(row["gold_action"]["type"] for row in _read(tmp_path / "rl_train.jsonl"))
+    terminate = sum(s.steps[-1].action.type == "terminate" for s in sessions)
+    assert mix["terminate"] == terminate  # the scarcest type is kept whole
+    assert mix["click"] == mix["type_and_submit"] == round(1.1 * terminate)
+    assert report.splits["train"].sft_steps == sum(len(s.steps) for s in sessions)  # SFT is not subsampled

@@ -15,6 +15,9 @@ from rich.markup import escape
 
 from shop_r1 import __version__
 from shop_r1.cli import data as data_cli
+from shop_r1.cli import html as html_cli
+from shop_r1.cli.reward import reward
+from shop_r1.cli.synth import synth
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import SchemaError
 
@@ -25,7 +28,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+data_cli.app.command("synth")(synth)
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
+app.add_typer(html_cli.app, name="html", rich_help_panel="Data")
+app.command("reward", rich_help_panel="Rewards")(reward)
 
 _err = Console(stderr=True, soft_wrap=True)
 

@@ -115,6 +115,9 @@ def build(
     test_fraction: Annotated[float, typer.Option(help="Share of users (else sessions) held out.", min=0.0, max=0.9)]
     = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    rebalance_rl: Annotated[bool, typer.Option("--rebalance-rl", help="Subsample RL steps toward the paper's "
+                                               "near-uniform action-type mix (click and type_and_submit each "
+                                               "~10% more frequent than terminate).")] = False,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Build SFT (whole-session and per-step) and RL datasets with a train/test split by user."""
@@ -133,6 +136,7 @@ def build(
         prompt=PromptConfig(context=context, max_context_tokens=max_context_tokens, include_persona=not no_persona),
         test_fraction=test_fraction,
         seed=seed,
+        rebalance_rl=rebalance_rl,
     )
     counter = chat_token_counter(load_tokenizer(tokenizer))
     with _progress() as progress:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shop_r1.data.io import atomic_write, write_jsonl
+from shop_r1.data.rebalance import rebalance_steps
 from shop_r1.data.split import split_sessions
 from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, rl_prompt, sft_conversation, target_json
 from shop_r1.schema import Session
@@ -30,6 +31,8 @@ class BuildConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     test_fraction: float = 0.2
     seed: int = 0
+    # Subsample RL rows toward the paper's near-uniform action mix (logs are click-heavy); SFT keeps all.
+    rebalance_rl: bool = False
 
 
 @dataclass
@@ -117,10 +120,10 @@ def build_datasets(
     """Split the sessions, build every dataset, and write them (each file atomically) to `outdir`."""
     train, test, unit = split_sessions(sessions, test_fraction=config.test_fraction, seed=config.seed)
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
     whole_session = config.prompt.context != "latest"
     counts: dict[str, SplitCounts] = {}
     files: dict[str, str] = {}
+    pending: dict[str, list[dict]] = {}
     for split, part in zip(SPLITS, (train, test), strict=True):
         c = counts[split] = SplitCounts(sessions=len(part), users=len({s.user_id for s in part if s.user_id}))
         sft, steps, rl = [], [], []
@@ -132,16 +135,22 @@ def build_datasets(
             rl.extend(session_rl)
             if on_session is not None:
                 on_session()
+        if config.rebalance_rl:
+            rl = rebalance_steps(rl, key=lambda row: row["gold_action"]["type"], seed=config.seed)
         c.sft_sessions, c.sft_steps, c.rl_steps = len(sft), len(steps), len(rl)
         outputs = {f"sft_steps_{split}": steps, f"rl_{split}": rl}
         if whole_session:
             outputs[f"sft_{split}"] = sft
         for name, rows in outputs.items():
             files[name] = str(out / f"{name}.jsonl")
-            write_jsonl(files[name], rows)
+            pending[files[name]] = rows
+    # Write only once every row is built, so a failure or Ctrl-C midway leaves the old outputs alone.
+    for path, rows in pending.items():
+        write_jsonl(path, rows)
     report = BuildReport(outdir=str(out), split_unit=unit, splits=counts, files=files)
     manifest = {
-        "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction, "seed": config.seed},
+        "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction, "seed": config.seed,
+                   "rebalance_rl": config.rebalance_rl},
         "split_unit": unit,
         "splits": {name: asdict(c) for name, c in counts.items()},
         "test_users": sorted({s.user_id for s in test if s.user_id}),

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from shop_r1.pipeline import STAGE_FILE, Pipeline, Stage, StageFailed, config_key
+
+
+def _writer(calls, text="out"):
+    def run(workdir):
+        calls.append(workdir.name)
+        (workdir / "result.txt").write_text(text)
+
+    return run
+
+
+def test_config_key_ignores_key_order_and_sees_values():
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})
+
+
+def test_finished_stage_is_skipped_on_rerun_with_the_same_config(tmp_path):
+    calls = []
+    first = Pipeline(tmp_path).run(Stage("data", _writer(calls), {"users": 10}))
+    again = Pipeline(tmp_path).run(Stage("data", _writer(calls), {"users": 10}))
+    assert calls == ["data"] and not first.cached and again.cached
+    assert json.loads((tmp_path / "data" / STAGE_FILE).read_text())["config"] == {"users": 10}
+
+
+def test_changed_config_reruns_from_a_clean_directory(tmp_path):
+    calls = []
+    Pipeline(tmp_path).run(Stage("data", _writer(calls), {"users": 10}))
+    (tmp_path / "data" / "stale.txt").write_text("old")
+    result = Pipeline(tmp_path).run(Stage("data", _writer(calls, "new"), {"users": 20}))
+    assert calls == ["data", "data"] and not result.cached
+    assert not (tmp_path / "data" / "stale.txt").exists()
+    assert (tmp_path / "data" / "result.txt").read_text() == "new"
+
+
+def test_failed_stage_names_itself_and_is_not_marked_done(tmp_path):
+    def broken(workdir):
+        (workdir / "partial.txt").write_text("half")
+        raise ValueError("no space left")
+
+    pipeline = Pipeline(tmp_path)
+    with pytest.raises(StageFailed, match=r"stage 'sft' failed: ValueError: no space left"):
+        pipeline.run(Stage("sft", broken, {"lr": 1}))
+    assert not (tmp_path / "sft" / STAGE_FILE).exists()
+    calls = []
+    assert not pipeline.run(Stage("sft", _writer(calls), {"lr": 1})).cached  # a rerun does the work again
+    assert not (tmp_path / "sft" / "partial.txt").exists()
+
+
+def test_downstream_key_changes_when_upstream_changes(tmp_path):
+    calls = []
+    pipeline = Pipeline(tmp_path)
+    pipeline.run(Stage("data", _writer(calls), {"users": 1}))
+    pipeline.run(Stage("train", _writer(calls), {"data": pipeline.key_of("data")}))
+    pipeline.run(Stage("data", _writer(calls), {"users": 2}))
+    pipeline.run(Stage("train", _writer(calls), {"data": pipeline.key_of("data")}))
+    assert calls == ["data", "train", "data", "train"]
+
+
+def test_events_report_progress(tmp_path):
+    events = []
+    pipeline = Pipeline(tmp_path, on_event=lambda event, stage, result: events.append((event, stage.name)))
+    pipeline.run(Stage("a", _writer([]), {}))
+    pipeline.run(Stage("a", _writer([]), {}))
+    assert events == [("start", "a"), ("done", "a"), ("cached", "a")]
