@@ -224,3 +224,21 @@ def test_sampler_logits_and_policy_pass_give_the_same_self_certainty(tmp_path, t
         assert trainer._metrics["train"]["rewards/self_certainty/mean"] or trainer._pending_metrics
     assert values["generation"] == pytest.approx(values["forward"], abs=1e-3)
     assert all(v > 0 for v in values["generation"])
+
+
+def test_lora_stages_save_merged_checkpoints(tmp_path, tiny_model, datasets, monkeypatch):
+    sft_dir, grpo_dir = tmp_path / "sft-lora", tmp_path / "grpo-lora"
+    lora = ("--use_peft", "true", "--lora_r", 4, "--save_strategy", "no")
+    _cli("sft", "--config", CONFIGS / "debug" / "sft.yaml", "--model_name_or_path", tiny_model,
+         "--dataset_dir", datasets, "--output_dir", sft_dir, "--max_steps", 2, *lora)
+    assert not (sft_dir / "adapter_config.json").exists()  # an ordinary checkpoint the next stage can load
+    base, sft_weights = _weights(tiny_model), _weights(sft_dir)
+    assert set(sft_weights) == set(base) and any("q_proj" in name for name in _changed(base, sft_weights))
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_single_turn", _canned_generation)
+    _cli("grpo", "--config", CONFIGS / "debug" / "grpo.yaml", "--model_name_or_path", sft_dir,
+         "--dataset_dir", datasets, "--output_dir", grpo_dir, "--max_steps", 1, "--learning_rate", 1e-2,
+         "--max_train_samples", 4, *lora)
+    entry = next(e for e in read_log_history(grpo_dir) if "rewards/self_certainty/mean" in e)
+    assert entry["rewards/self_certainty/mean"] > 0 and entry["kl"] >= 0  # reference = the adapter switched off
+    assert set(_weights(grpo_dir)) == set(base) and _changed(sft_weights, _weights(grpo_dir))

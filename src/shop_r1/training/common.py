@@ -79,9 +79,27 @@ def check_packing(packing: bool, attn_implementation: str) -> None:
                           "sdpa or eager, packed examples attend to each other; set --packing false")
 
 
-def finish(trainer: Any, tokenizer: Any, train_result: Any) -> None:
-    """Save the final model, tokenizer, metrics and `trainer_state.json` into output_dir."""
-    trainer.save_model(trainer.args.output_dir)
+def _save_final_model(trainer: Any, merge_lora: bool) -> None:
+    from accelerate.utils import DistributedType, is_peft_model
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    sharded = trainer.accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+    if not (merge_lora and is_peft_model(model)) or sharded:
+        if merge_lora and is_peft_model(model):
+            logger.warning("the LoRA adapter is saved unmerged: merging under %s is not supported here "
+                           "(merge it afterwards with peft's merge_and_unload)", trainer.accelerator.distributed_type)
+        trainer.save_model(trainer.args.output_dir)
+        return
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        # The run is over, so merging in place is fine; the result is an ordinary checkpoint for the next stage.
+        model.merge_and_unload().save_pretrained(trainer.args.output_dir)
+    trainer.accelerator.wait_for_everyone()
+
+
+def finish(trainer: Any, tokenizer: Any, train_result: Any, *, merge_lora: bool = False) -> None:
+    """Save the final model (LoRA merged when asked), tokenizer, metrics and `trainer_state.json` into output_dir."""
+    _save_final_model(trainer, merge_lora)
     metrics = dict(train_result.metrics)
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)

@@ -66,6 +66,10 @@ class ModelArguments:
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "Comma-separated module names, or all-linear."})
+    merge_lora: bool = field(default=True, metadata={
+        "help": "With use_peft, save the final model with the adapter merged into its weights, so the next stage "
+                "and the evaluation load an ordinary checkpoint (checkpoints keep the adapter). Not under "
+                "DeepSpeed / FSDP, where the adapter is saved as is."})
 
     def __post_init__(self) -> None:
         if self.lora_r < 1:

@@ -117,7 +117,8 @@ def main(
     checkpoint = resolve_resume(training_args)
     trainer = build_trainer(model_args, data_args, reward_args, rollout_args, training_args)
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    finish(trainer, trainer.processing_class, result)
+    finish(trainer, trainer.processing_class, result,
+           merge_lora=model_args.use_peft and model_args.merge_lora)
     return dict(result.metrics)
 
 

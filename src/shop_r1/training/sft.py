@@ -75,7 +75,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
         peft_config=model_args.peft_config(),
     )
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    finish(trainer, tokenizer, result)
+    finish(trainer, tokenizer, result, merge_lora=model_args.use_peft and model_args.merge_lora)
     return dict(result.metrics)
 
 
