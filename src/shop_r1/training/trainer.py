@@ -101,7 +101,7 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         self._rollout_log = RolloutLog(Path(rollout_log)) if rollout_log else None
         self._certainty_source = self._resolve_certainty_source() if self_certainty is not None else None
         self._pending_self_certainty: list[float | None] | None = None
-        self._armed_forward: tuple[list[list[bool]], int] | None = None
+        self._armed_forward: list[list[bool]] | None = None  # rationale masks awaiting the next policy pass
         self._last_rewards_per_func: torch.Tensor | None = None
 
     # -- where s(r) comes from --------------------------------------------------------------------------------
@@ -149,8 +149,7 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         if per_token is not None:
             self._pending_self_certainty = masked_means(per_token, masks)
         elif self._trl_computes_old_logps():
-            logits_to_keep = max((len(ids) for ids in completion_ids), default=0)
-            self._armed_forward = (masks, logits_to_keep)  # consumed by TRL's next policy pass
+            self._armed_forward = masks  # consumed by TRL's old-log-prob pass, which comes next
         else:
             self._pending_self_certainty = self._policy_pass_self_certainty(prompt_ids, completion_ids, masks)
         return result
@@ -176,7 +175,7 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         completion_mask = padded([[1] * len(r) for r in completion_ids], "right", 0)
         mode = "train" if self.model.training else "eval"
         batch_size = self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
-        self._armed_forward = (masks, completion.size(1))
+        self._armed_forward = masks
         with torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs):
             self._get_per_token_logps_and_entropies(
                 self.model, torch.cat([prompt, completion], dim=1), torch.cat([prompt_mask, completion_mask], dim=1),
@@ -186,14 +185,13 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         return pending
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
-        armed = self._armed_forward
+        masks = self._armed_forward
         # Only the policy's no-grad pass right after generation qualifies: TRL's ref pass (another model, or this
         # one with its adapter disabled) comes after it, and the training pass runs with gradients.
-        if armed is None or model is not self.model or torch.is_grad_enabled():
+        if masks is None or model is not self.model or torch.is_grad_enabled():
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
         self._armed_forward = None
-        masks, _ = armed
         capture = ForwardCapture(self._causal_lm(), masks, logits_to_keep, form=self.self_certainty.form,
                                  temperature=self.temperature, chunk_size=self.self_certainty.chunk_size)
         with capture:
