@@ -5,8 +5,9 @@ A recipe is a flat YAML file whose keys are field names of these dataclasses or 
 ignored). Names are unique across the dataclasses because TrlParser's namespace is flat, which is why
 the reward knobs carry a `reward_` prefix.
 
-Paper constants (section 4) are the defaults of `RewardArguments` (alpha 0.005, DARS 1000, threshold
-0.75); beta 0.001 and temperature 0.6 are GRPOConfig fields and so live in the recipes.
+Paper constants (section 4) are the defaults: alpha 0.005, DARS 1000 and threshold 0.75 in
+`RewardArguments`; beta 0.001 and sampling temperature 0.6 in `ShopR1GRPOConfig`, which changes only
+those two defaults of TRL's `GRPOConfig` (TRL's are 0.0 and 1.0).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from trl import GRPOConfig
 
 from shop_r1.training.models import ATTN_IMPLEMENTATIONS, DTYPES
 
@@ -25,6 +28,15 @@ if TYPE_CHECKING:
 SFT_FORMATS = ("session", "step")
 SELF_CERTAINTY_FORMS = ("kl_u_p", "kl_p_u", "paper_eq3")
 SELF_CERTAINTY_SOURCES = ("auto", "generation", "forward")
+
+
+@dataclass
+class ShopR1GRPOConfig(GRPOConfig):
+    """TRL's GRPOConfig with the paper's KL weight and sampling temperature as defaults; no new fields."""
+
+    beta: float = field(default=0.001, metadata={
+        "help": "KL coefficient (Shop-R1: 0.001; TRL's default is 0.0, which skips the reference model)."})
+    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature of the rollouts (Shop-R1: 0.6)."})
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shop_r1.training.configs import GRPODataArguments, ModelArguments, RewardArguments, RolloutArguments
+from shop_r1.training.configs import (
+    GRPODataArguments,
+    ModelArguments,
+    RewardArguments,
+    RolloutArguments,
+    ShopR1GRPOConfig,
+)
 
 if TYPE_CHECKING:
     from trl import GRPOConfig, TrlParser
@@ -35,16 +41,16 @@ ROLLOUTS_FILE = "rollouts.jsonl"
 
 
 def make_parser() -> TrlParser:
-    from trl import GRPOConfig, TrlParser
+    from trl import TrlParser
 
     # allow_abbrev=False: a typo such as --learning_rat must fail, not silently set learning_rate.
-    return TrlParser((ModelArguments, GRPODataArguments, RewardArguments, RolloutArguments, GRPOConfig),
+    return TrlParser((ModelArguments, GRPODataArguments, RewardArguments, RolloutArguments, ShopR1GRPOConfig),
                      allow_abbrev=False)
 
 
 def parse_args(
     argv: Sequence[str] | None = None,
-) -> tuple[ModelArguments, GRPODataArguments, RewardArguments, RolloutArguments, GRPOConfig]:
+) -> tuple[ModelArguments, GRPODataArguments, RewardArguments, RolloutArguments, ShopR1GRPOConfig]:
     """Parse `--config recipe.yaml --key value ...`; unknown keys (in the YAML or the flags) raise."""
     from shop_r1.training.common import default_to_cpu_backend
 
