@@ -157,6 +157,9 @@ def test_long_prompts_are_dropped_and_counted(tmp_path, smollm2_tokenizer):
     kept, report = load_rl_split(GRPODataArguments(dataset_dir=str(datasets), max_prompt_tokens=budget),
                                  smollm2_tokenizer, split="train", seed=0)
     assert report.dropped_too_long == len(everything) // 3 and report.kept == len(kept) == len(everything) * 2 // 3
+    with pytest.raises(ShopR1Error, match="none of the 24 train prompts"):
+        load_rl_split(GRPODataArguments(dataset_dir=str(datasets), max_prompt_tokens=100), smollm2_tokenizer,
+                      split="train", seed=0)
     limited, _ = load_rl_split(GRPODataArguments(dataset_dir=str(datasets), max_train_samples=3),
                                smollm2_tokenizer, split="train", seed=0)
     assert len(limited) == 3

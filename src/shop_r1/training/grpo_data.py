@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shop_r1.errors import ShopR1Error
 from shop_r1.prompts import chat_token_counter
 from shop_r1.training.sft_data import load_jsonl, subset_rows
 
@@ -51,6 +52,9 @@ def load_rl_split(
         dataset = dataset.filter(lambda row: count(row["prompt"]) <= budget, desc=f"dropping {split} prompts > "
                                  f"{budget} tokens")
     dropped = before - len(dataset)
+    if before and not len(dataset):
+        raise ShopR1Error(f"none of the {before} {split} prompts in {path} fits max_prompt_tokens={budget}: raise it, "
+                          "or rebuild the datasets with a smaller --max-context-tokens (or --context latest)")
     if dropped:
         logger.warning("dropped %d of %d %s prompts longer than max_prompt_tokens=%d", dropped, before, split, budget)
     dataset = subset_rows(dataset, limit, seed)  # after filtering: the limit counts usable prompts
