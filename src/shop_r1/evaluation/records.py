@@ -128,6 +128,7 @@ class PredictionRecord:
     gold_action: Action
     gold_rationale: str | None = None
     gold_reason: str | None = None
+    finish_reason: str | None = None  # "stop", or "length" when the output hit max_new_tokens
 
     @property
     def key(self) -> StepKey:
@@ -161,4 +162,5 @@ def record_from_row(row: Any, where: str) -> PredictionRecord:
         gold_action=gold,
         gold_rationale=_optional_str(row, "gold_rationale", where),
         gold_reason=_optional_str(row, "gold_reason", where),
+        finish_reason=_optional_str(row, "finish_reason", where),
     )
