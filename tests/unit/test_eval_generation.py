@@ -106,8 +106,10 @@ def tiny_model(tmp_path_factory, smollm2_tokenizer):
     from transformers import AutoModelForCausalLM
 
     directory = build_tiny_model(tmp_path_factory.mktemp("tiny"), smollm2_tokenizer)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: threads only add overhead (and contention on shared machines)
-    return AutoModelForCausalLM.from_pretrained(directory).eval(), smollm2_tokenizer
+    yield AutoModelForCausalLM.from_pretrained(directory).eval(), smollm2_tokenizer
+    torch.set_num_threads(threads)
 
 
 def test_batched_greedy_generation_equals_one_at_a_time(tiny_model):
