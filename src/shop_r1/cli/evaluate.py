@@ -58,6 +58,9 @@ def predict(
     backend: Annotated[str, typer.Option(help="auto: vLLM when installed and a GPU is visible, else transformers; "
                                               "hf; vllm.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (transformers backend).")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 on CUDA), float32 or bfloat16 "
+                                            "(transformers backend; recorded, so a resume must use the same).")]
+    = "auto",
     limit: Annotated[int | None, typer.Option(help="Only the first N dataset rows (smoke tests).", min=1)] = None,
     num_threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's choice). On a "
                                                          "busy machine 1 can be many times faster.", min=1)] = None,
@@ -72,6 +75,8 @@ def predict(
         raise typer.BadParameter(f"must be one of {', '.join(BACKENDS)}", param_hint="--backend")
     if device not in ("auto", "cpu", "cuda"):
         raise typer.BadParameter("must be auto, cpu or cuda", param_hint="--device")
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise typer.BadParameter("must be auto, float32 or bfloat16", param_hint="--dtype")
     try:
         settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                       greedy=greedy, seed=seed)
@@ -79,6 +84,8 @@ def predict(
         raise typer.BadParameter(str(err)) from None
     chosen = ("vllm" if vllm_available() else "hf") if backend == "auto" else backend
     generation = {"model": model, "backend": chosen, **settings.to_dict()}
+    if dtype != "auto":  # recorded only when chosen, so files of default runs stay comparable
+        generation["dtype"] = dtype
 
     rows = load_rl_rows(data, limit)
     # Repair and check a file to resume before loading the model: a mismatch should not cost a model load.
@@ -94,7 +101,7 @@ def predict(
         import torch
 
         torch.set_num_threads(num_threads)
-    generator = _make_generator(model, chosen, settings, device)
+    generator = _make_generator(model, chosen, settings, device, dtype)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("predicting", total=len(todo))
@@ -107,14 +114,14 @@ def predict(
     )
 
 
-def _make_generator(model: str, backend: str, settings, device: str):  # type: ignore[no-untyped-def]
+def _make_generator(model: str, backend: str, settings, device: str, dtype: str):  # type: ignore[no-untyped-def]
     from shop_r1.evaluation.generation import HFGenerator, VLLMGenerator
     from shop_r1.evaluation.loading import load_for_inference, resolve_model_dir
 
     with console.status(f"loading {escape(model)} ({backend})"):
         if backend == "vllm":
             return VLLMGenerator(resolve_model_dir(model), settings)
-        loaded, tokenizer = load_for_inference(model, device=device)
+        loaded, tokenizer = load_for_inference(model, device=device, dtype=dtype)
         return HFGenerator(loaded, tokenizer, settings)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from shop_r1.errors import ShopR1Error
 
-__all__ = ["load_for_inference", "resolve_model_dir"]
+__all__ = ["DTYPES", "load_for_inference", "resolve_model_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +55,25 @@ def _pick_device(device: str) -> str:
     return device
 
 
-def load_for_inference(spec: str, *, device: str = "auto") -> tuple[Any, Any]:
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+def load_for_inference(spec: str, *, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:
     """Load a causal LM in eval mode on `device` (`auto`: CUDA when visible, else CPU) and its tokenizer.
 
-    float32 on CPU (bf16 matmuls are slow there), bfloat16 on CUDA.
+    `dtype="auto"`: bfloat16 on CUDA; float32 on CPU, the numerically safe choice. On CPUs with native
+    bf16 instructions (AVX512-BF16, AMX) `bfloat16` runs the prompt (prefill) about 2.5x faster.
     """
     import torch
 
+    if dtype not in DTYPES:
+        raise ShopR1Error(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     target = _pick_device(device)
-    dtype = torch.bfloat16 if target == "cuda" else torch.float32
+    name = dtype if dtype != "auto" else ("bfloat16" if target == "cuda" else "float32")
+    torch_dtype = getattr(torch, name)
     models = _training_loader()
     if models is not None:
-        model = models.load_model(spec, dtype="bfloat16" if target == "cuda" else "float32")
+        model = models.load_model(spec, dtype=name)
         tokenizer = models.load_model_tokenizer(spec)
     else:
         from transformers import AutoModelForCausalLM
@@ -75,7 +82,7 @@ def load_for_inference(spec: str, *, device: str = "auto") -> tuple[Any, Any]:
 
         directory = resolve_model_dir(spec)
         try:
-            model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype)
         except OSError as err:
             raise ShopR1Error(f"could not load model {spec!r}: {err}") from err
         tokenizer = load_tokenizer(directory)
@@ -83,5 +90,5 @@ def load_for_inference(spec: str, *, device: str = "auto") -> tuple[Any, Any]:
         raise ShopR1Error(f"the tokenizer of {spec!r} has no chat template; predict formats prompts with it")
     model.to(target)
     model.eval()
-    logger.info("loaded %s on %s (%s)", spec, target, dtype)
+    logger.info("loaded %s on %s (%s)", spec, target, name)
     return model, tokenizer
