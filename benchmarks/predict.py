@@ -67,7 +67,8 @@ def choose_model(choice: str) -> tuple[str, str]:
     return choice, choice
 
 
-def load_prompts(data: str | None, n: int, max_context_tokens: int, tokenizer) -> list[tuple[tuple[str, int], list]]:
+def load_prompts(data: str | None, n: int, max_context_tokens: int, context: str,
+                 tokenizer) -> list[tuple[tuple[str, int], list]]:
     if data is not None:
         with open(data, encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle if line.strip()][:n]
@@ -75,7 +76,7 @@ def load_prompts(data: str | None, n: int, max_context_tokens: int, tokenizer) -
     from shop_r1.prompts import PromptConfig, PromptTooLongError, chat_token_counter, rl_prompt
     from shop_r1.world.synth import synthesize_sessions
 
-    config = PromptConfig(max_context_tokens=max_context_tokens)
+    config = PromptConfig(context=context, max_context_tokens=max_context_tokens)
     counter = chat_token_counter(tokenizer)
     prompts = []
     for session in synthesize_sessions(n, 1, 0):
@@ -113,6 +114,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--max-context-tokens", type=int, default=1024, help="prompt budget for simulated data")
+    parser.add_argument("--context", default="full", choices=("full", "latest", "none"),
+                        help="pages shown in simulated prompts (none: actions only, the shortest prompts)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--split", action="store_true",
@@ -123,15 +126,15 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     label, spec = choose_model(args.model)
     model, tokenizer = load_for_inference(spec, device="cpu", dtype=args.dtype)
-    prompts = load_prompts(args.data, args.prompts, args.max_context_tokens, tokenizer)
+    prompts = load_prompts(args.data, args.prompts, args.max_context_tokens, args.context, tokenizer)
     # Longest first, as predict batches them: similar lengths share a batch and waste little on padding.
     prompts.sort(key=lambda kp: -sum(len(m["content"]) for m in kp[1]))
     texts = chat_texts(tokenizer, [p for _, p in prompts])
     lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
     n = len(prompts)
-    print(f"model: {label} ({args.dtype}); torch threads: {torch.get_num_threads()}; {n} prompts of "
-          f"{min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); max_new_tokens {args.max_new_tokens}; "
-          f"greedy; batch size {args.batch_size}")
+    print(f"model: {label} ({args.dtype}); context {args.context}; torch threads: {torch.get_num_threads()}; "
+          f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
+          f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
     full = run_modes(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
     for mode, (seconds, outputs) in full.items():
         tokens = sum(g.tokens for g in outputs)
