@@ -34,11 +34,13 @@ console = Console(soft_wrap=True)
 
 
 class _RateColumn(ProgressColumn):
-    """Examples per second over rich's recent-speed window."""
+    """Examples per second since the start (rich's own speed needs updates less than 30 s apart; a batch of
+    long prompts on CPU can take longer than that)."""
 
     def render(self, task) -> Text:  # type: ignore[no-untyped-def]
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} ex/s" if speed else "-- ex/s", style="cyan")
+        elapsed = task.finished_time if task.finished else task.elapsed
+        rate = task.completed / elapsed if elapsed and task.completed else None
+        return Text(f"{rate:.2f} ex/s" if rate else "-- ex/s", style="cyan")
 
 
 def predict(

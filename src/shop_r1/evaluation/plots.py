@@ -73,18 +73,25 @@ def plot_headline(evaluation: Evaluation, path: Path) -> Path:
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()  # first metric on top
     ax.set_xlim(0, 115)
-    ax.set_xlabel("percent of test steps (ROUGE-L x 100); whiskers: 95% bootstrap CI")
     config = evaluation.config
+    ax.set_xlabel(f"percent of test steps (ROUGE-L x 100)\nwhiskers: {100 * config.confidence:g}% CI "
+                  f"({config.n_resamples} bootstrap resamples of {config.unit}s)\n"
+                  f"type_and_submit text matches at ROUGE-L >= {config.text_threshold:g}")
     who = f": {next(iter(runs))}" if len(runs) == 1 else ""
-    ax.set_title(f"Headline metrics{who}\n({config.n_resamples} bootstrap resamples by {config.unit}; "
-                 f"type_and_submit text matches at ROUGE-L >= {config.text_threshold:g})")
+    ax.set_title(f"Headline metrics{who}")
     ax.grid(axis="x", alpha=0.3)
     if len(runs) > 1:  # below the axes, where it cannot hide a bar
-        ax.legend(title="run", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(runs), 4))
+        ax.legend(title="run", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(runs), 4))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _counts_label(evaluation: Evaluation, gold_type: str) -> str:
+    """`n=11`, or `n=11 / 11 / 6` (in run order) when the runs cover different steps."""
+    counts = [run.gold_counts[gold_type] for run in evaluation.runs.values()]
+    return f"n={counts[0]}" if len(set(counts)) == 1 else "n=" + " / ".join(map(str, counts))
 
 
 def plot_per_type(evaluation: Evaluation, path: Path) -> Path:
@@ -95,8 +102,7 @@ def plot_per_type(evaluation: Evaluation, path: Path) -> Path:
                                 strict=True):
         runs = {name: [run.metrics[f"{key}:{g}"] for g in GOLD_LABELS] for name, run in evaluation.runs.items()}
         _bars(ax, GOLD_LABELS, runs)
-        first = next(iter(evaluation.runs.values()))
-        ax.set_xticks(range(len(GOLD_LABELS)), [f"{g}\n(n={first.gold_counts[g]})" for g in GOLD_LABELS])
+        ax.set_xticks(range(len(GOLD_LABELS)), [f"{g}\n({_counts_label(evaluation, g)})" for g in GOLD_LABELS])
         ax.set_xlabel("gold action type")
         ax.set_title(f"{title} by gold type")
         ax.set_ylim(0, 112)
