@@ -1,0 +1,156 @@
+"""Benchmark: batched (left-padded, KV-cached) generation vs one prompt at a time, on the same prompts.
+
+Runs `shop_r1.evaluation.generation.HFGenerator` twice over the same RL prompts, greedy so both modes
+decode the same tokens: once with `--batch-size` prompts per `generate` call, once with one. Prints
+examples/s for both, the ratio (the target is >= 3x on CPU) and whether the texts agree.
+
+    python benchmarks/predict.py [--model auto|embedded|tiny|DIR] [--data rl_test.jsonl] [--prompts 16]
+                                 [--batch-size 8] [--max-new-tokens 32] [--threads N]
+
+Models: `embedded` is SmolLM2-135M-Instruct (through `shop_r1.training.models` when installed, else the
+checkpoint it materialises under the shop-r1 cache); `tiny` a 2-layer random Llama with the SmolLM2
+tokenizer; `auto` the first of those that is available; or a local model directory. Prompts come from
+`--data` (an rl_*.jsonl of `data build`), else from freshly simulated sessions of the embedded world
+with a `--max-context-tokens` budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from shop_r1.embedded import cache_dir, load_tokenizer
+from shop_r1.evaluation.generation import GenerationSettings, HFGenerator, chat_texts
+from shop_r1.evaluation.loading import load_for_inference
+
+
+def embedded_dir() -> str | None:
+    """A loadable directory (or spec) for SmolLM2-135M, or None."""
+    try:
+        import shop_r1.training.models  # noqa: F401  (present once the training package is merged)
+
+        return "embedded:smollm2-135m"
+    except ImportError:
+        pass
+    directory = cache_dir() / "models" / "smollm2-135m" / "model"
+    return str(directory) if (directory / "config.json").is_file() else None
+
+
+def tiny_dir() -> str:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = load_tokenizer()
+    directory = Path(tempfile.mkdtemp(prefix="shop-r1-tiny-"))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def choose_model(choice: str) -> tuple[str, str]:
+    if choice in ("auto", "embedded"):
+        found = embedded_dir()
+        if found is not None:
+            return "embedded SmolLM2-135M-Instruct", found
+        if choice == "embedded":
+            raise SystemExit("the embedded model is not materialised yet; use --model tiny or a directory")
+    if choice in ("auto", "tiny"):
+        return "tiny random Llama (2 layers, hidden 64)", tiny_dir()
+    return choice, choice
+
+
+def load_prompts(data: str | None, n: int, max_context_tokens: int, context: str,
+                 tokenizer) -> list[tuple[tuple[str, int], list]]:
+    if data is not None:
+        with open(data, encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()][:n]
+        return [((r["session_id"], r["step_index"]), r["prompt"]) for r in rows]
+    from shop_r1.prompts import PromptConfig, PromptTooLongError, chat_token_counter, rl_prompt
+    from shop_r1.world.synth import synthesize_sessions
+
+    config = PromptConfig(context=context, max_context_tokens=max_context_tokens)
+    counter = chat_token_counter(tokenizer)
+    prompts = []
+    for session in synthesize_sessions(n, 1, 0):
+        for index in range(len(session.steps)):
+            try:
+                messages = rl_prompt(session, index, config, counter).messages
+            except PromptTooLongError:  # a long session's actions alone exceed the budget: skip that step
+                continue
+            prompts.append(((session.session_id, index), messages))
+            if len(prompts) == n:
+                return prompts
+    return prompts
+
+
+def timed(generator: HFGenerator, prompts, batch_size: int) -> tuple[float, list]:
+    start = time.perf_counter()
+    outputs = []
+    for begin in range(0, len(prompts), batch_size):
+        batch = prompts[begin:begin + batch_size]
+        outputs.extend(generator.generate([p for _, p in batch], [k for k, _ in batch]))
+    return time.perf_counter() - start, outputs
+
+
+def run_modes(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -> dict[str, tuple[float, list]]:
+    generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=max_new_tokens, greedy=True))
+    generator.generate([prompts[-1][1]], [prompts[-1][0]])  # warm-up: first-call allocations are not timed
+    return {"batched": timed(generator, prompts, batch_size), "single": timed(generator, prompts, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="auto", help="auto, embedded, tiny or a local model directory")
+    parser.add_argument("--data", default=None, help="rl_*.jsonl file (default: simulate sessions)")
+    parser.add_argument("--prompts", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-context-tokens", type=int, default=1024, help="prompt budget for simulated data")
+    parser.add_argument("--context", default="full", choices=("full", "latest", "none"),
+                        help="pages shown in simulated prompts (none: actions only, the shortest prompts)")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--split", action="store_true",
+                        help="also time prompt processing alone (max_new_tokens=1) to separate prefill from decoding")
+    args = parser.parse_args()
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    label, spec = choose_model(args.model)
+    model, tokenizer = load_for_inference(spec, device="cpu", dtype=args.dtype)
+    prompts = load_prompts(args.data, args.prompts, args.max_context_tokens, args.context, tokenizer)
+    # Longest first, as predict batches them: similar lengths share a batch and waste little on padding.
+    prompts.sort(key=lambda kp: -sum(len(m["content"]) for m in kp[1]))
+    texts = chat_texts(tokenizer, [p for _, p in prompts])
+    lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
+    n = len(prompts)
+    print(f"model: {label} ({args.dtype}); context {args.context}; torch threads: {torch.get_num_threads()}; "
+          f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
+          f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
+    full = run_modes(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
+    for mode, (seconds, outputs) in full.items():
+        tokens = sum(g.tokens for g in outputs)
+        print(f"{mode:>8}: {n / seconds:7.2f} examples/s  ({seconds:.1f} s, {tokens} new tokens)")
+    (batched_s, batched), (single_s, single) = full["batched"], full["single"]
+    same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
+    print(f"speed-up: {single_s / batched_s:.2f}x; identical outputs: {same}/{n}")
+    if args.split:
+        prefill = run_modes(model, tokenizer, prompts, args.batch_size, 1)
+        decode_batched = batched_s - prefill["batched"][0]
+        decode_single = single_s - prefill["single"][0]
+        print(f"prompt processing alone: batched {prefill['batched'][0]:.1f} s, single {prefill['single'][0]:.1f} s "
+              f"({prefill['single'][0] / single_s:.0%} of the one-at-a-time total)")
+        print(f"decoding alone: batched {decode_batched:.1f} s, single {decode_single:.1f} s "
+              f"-> speed-up {decode_single / decode_batched:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
