@@ -61,8 +61,10 @@ SIZES: dict[str, DemoSize] = {
     "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=768, eval_steps=6, sft_samples=8,
                      sft_steps=2, sft_batch_size=2, sft_learning_rate=1e-4, grpo_steps=1, grpo_batch_size=4,
                      num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6),
-    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=768, eval_steps=24, sft_samples=48,
-                      sft_steps=12, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=2, grpo_batch_size=4,
+    # On 2 CPU cores one SFT step of 4 prompts of ~800 tokens takes ~35 s, one GRPO step ~70 s, and one
+    # evaluation of 24 steps ~60 s: this is what fits 15 minutes.
+    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=768, eval_steps=24, sft_samples=24,
+                      sft_steps=6, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=2, grpo_batch_size=4,
                       num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=72, predict_batch_size=8),
     "medium": DemoSize(users=300, sessions_per_user=3, max_context_tokens=1536, eval_steps=150, sft_samples=600,
                        sft_steps=150, sft_batch_size=4, sft_learning_rate=5e-5, grpo_steps=30, grpo_batch_size=8,

@@ -42,4 +42,4 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     assert "Shop-R1 relative to SFT" in result.output
 
     rerun = CliRunner().invoke(app, args)  # every stage is reused
-    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 9
+    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 8
