@@ -20,7 +20,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +54,23 @@ class DemoSize:
     grpo_learning_rate: float
     max_new_tokens: int
     predict_batch_size: int
+    # The paper's KL weight is 0.001; over the small sizes' two steps its term is ~0, and leaving it out
+    # saves the reference model's forward, a fifth of a CPU step.
+    grpo_beta: float = 0.001
 
 
 SIZES: dict[str, DemoSize] = {
     # For tests with a tiny random model: every code path in about a minute.
     "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=768, eval_steps=6, sft_samples=8,
                      sft_steps=2, sft_batch_size=2, sft_learning_rate=1e-4, grpo_steps=1, grpo_batch_size=4,
-                     num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6),
-    # On 2 CPU cores one SFT step of 4 prompts of ~800 tokens takes ~35 s, one GRPO step ~70 s, and one
-    # evaluation of 24 steps ~60 s: this is what fits 15 minutes.
+                     num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6,
+                     grpo_beta=0.0),
+    # On 2 CPU cores (float32) one SFT step of 4 prompts of ~800 tokens takes about a minute, one GRPO step
+    # more, and one evaluation of 24 steps two to three minutes; bf16 (when the CPU has it) saves a third.
     "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=768, eval_steps=24, sft_samples=24,
                       sft_steps=6, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=2, grpo_batch_size=4,
-                      num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=72, predict_batch_size=8),
+                      num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=64, predict_batch_size=8,
+                      grpo_beta=0.0),
     "medium": DemoSize(users=300, sessions_per_user=3, max_context_tokens=1536, eval_steps=150, sft_samples=600,
                        sft_steps=150, sft_batch_size=4, sft_learning_rate=5e-5, grpo_steps=30, grpo_batch_size=8,
                        num_generations=4, grpo_learning_rate=2e-6, max_new_tokens=96, predict_batch_size=8),
@@ -75,13 +80,28 @@ SIZES: dict[str, DemoSize] = {
 }
 
 
+def fast_bf16() -> bool:
+    """Whether bf16 arithmetic is fast here: a CUDA device, or a CPU with native bf16 (AVX512-BF16 / AMX)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     size: str = "small"
     model: str = DEFAULT_MODEL
     seed: int = 0
     temperature: float = 0.6  # the paper's sampling temperature, for rollouts and evaluation alike
-    dtype: str = "auto"
+    dtype: str = "auto"  # inference dtype; "auto" = bfloat16 where it is fast, else float32
+    bf16: bool | None = None  # mixed-precision training; None = where bf16 is fast
     bootstrap: int = 1000
 
     def __post_init__(self) -> None:
@@ -91,6 +111,12 @@ class DemoConfig:
     @property
     def sizes(self) -> DemoSize:
         return SIZES[self.size]
+
+    def resolved(self) -> DemoConfig:
+        """The same configuration with the machine-dependent choices made (so they enter stage keys)."""
+        fast = fast_bf16() if self.dtype == "auto" or self.bf16 is None else False
+        dtype = ("bfloat16" if fast else "float32") if self.dtype == "auto" else self.dtype
+        return replace(self, dtype=dtype, bf16=fast if self.bf16 is None else self.bf16)
 
 
 def select_eval_rows(rows: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
@@ -127,7 +153,7 @@ def sft_argv(config: DemoConfig, dataset_dir: Path, output_dir: Path) -> list[st
         "sft_format": "step", "max_steps": size.sft_steps, "per_device_train_batch_size": size.sft_batch_size,
         "learning_rate": size.sft_learning_rate, "lr_scheduler_type": "constant", "warmup_steps": 0,
         "max_length": size.max_context_tokens + size.max_new_tokens, "logging_steps": 1, "save_strategy": "no",
-        "report_to": "none", "seed": config.seed, "bf16": False, "activation_checkpointing": False,
+        "report_to": "none", "seed": config.seed, "bf16": bool(config.bf16), "activation_checkpointing": False,
     }
     if size.sft_samples:
         options["max_train_samples"] = size.sft_samples
@@ -143,7 +169,7 @@ def grpo_argv(config: DemoConfig, dataset_dir: Path, model_dir: Path, output_dir
         "num_generations": size.num_generations, "max_completion_length": size.max_new_tokens,
         "temperature": config.temperature, "learning_rate": size.grpo_learning_rate,
         "lr_scheduler_type": "constant", "logging_steps": 1, "save_strategy": "no", "report_to": "none",
-        "seed": config.seed, "bf16": False, "activation_checkpointing": False,
+        "seed": config.seed, "bf16": bool(config.bf16), "activation_checkpointing": False, "beta": size.grpo_beta,
     })
 
 
@@ -229,9 +255,10 @@ def comparison_table(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def run_demo(config: DemoConfig, out: str | Path,
              on_event: Callable[[str, Stage, Any], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run (or resume) every stage; return and write `comparison.json`."""
+    config = config.resolved()
     root = Path(out)
     pipeline = Pipeline(root, on_event=on_event)
-    base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model}
+    base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model, "bf16": config.bf16}
     data = pipeline.run(Stage("data", _data_stage(config), base, "simulate shoppers, build datasets"))
     dataset_dir = lambda: data.workdir / "datasets"  # noqa: E731 - read lazily, once the stage exists
     eval_file = lambda: data.workdir / "eval.jsonl"  # noqa: E731
