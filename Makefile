@@ -29,10 +29,9 @@ test: setup lint
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The main job: zero-shot vs SFT vs SFT + RL (Binary) vs Shop-R1 on the embedded world and model.
 demo: setup
-	$(BIN)/shop-r1 data synth $(DEMO_OUT)/sessions.jsonl --users 200 --sessions-per-user 3 --seed 0
-	$(BIN)/shop-r1 data stats $(DEMO_OUT)/sessions.jsonl
-	$(BIN)/shop-r1 data build $(DEMO_OUT)/sessions.jsonl $(DEMO_OUT)/datasets --max-context-tokens 8192 --rebalance-rl
+	$(BIN)/shop-r1 demo --out $(DEMO_OUT)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

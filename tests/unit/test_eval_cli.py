@@ -78,7 +78,7 @@ def test_predict_refuses_a_model_it_cannot_load(app, rl_file, tmp_path):
     result = runner.invoke(app, ["predict", "--model", str(tmp_path), "--data", str(rl_file),
                                  "--out", str(tmp_path / "p.jsonl"), "--backend", "hf"])
     assert isinstance(result.exception, ShopR1Error)
-    assert "local model directories" in str(result.exception)
+    assert "has no config.json" in str(result.exception)
 
 
 @pytest.fixture(scope="module")

@@ -48,8 +48,9 @@ def predict(
                                        exists=True, dir_okay=False, readable=True)],
     out: Annotated[Path, typer.Option("--out", help="Predictions file (JSONL); an existing one is resumed.",
                                       dir_okay=False)],
-    model: Annotated[str, typer.Option("--model", help="Model: a local directory (save_pretrained / training "
-                                                       "output) or, with the training package, any model spec.")]
+    model: Annotated[str, typer.Option("--model", help="Model spec: embedded:smollm2-135m, a training run's "
+                                                       "output_dir or another model directory, a .gguf file, "
+                                                       "or a hub id.")]
     = DEFAULT_MODEL,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.", min=1)] = 8,
     max_new_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per step.", min=1)] = 128,

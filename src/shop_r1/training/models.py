@@ -157,8 +157,8 @@ def resolve_model_dir(spec: str) -> str:
         return str(_materialise(target, source, _gguf_builder(path.resolve(), str(path.resolve()))))
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ShopR1Error(f"{spec!r} is not a model: local model directories must hold a config.json (the output "
-                              "of save_pretrained, e.g. a training run's output_dir)")
+            raise ShopR1Error(f"model directory {spec!r} has no config.json (expected a `save_pretrained` folder, "
+                              "e.g. a training run's output_dir)")
         return str(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise ShopR1Error(f"model {spec!r} is neither a model directory nor a .gguf file")
@@ -216,7 +216,7 @@ def load_model(
             dtype=choose_dtype(dtype, bf16=bf16, fp16=fp16),
             attn_implementation=choose_attn_implementation(attn_implementation),
         )
-    except (OSError, ValueError) as err:  # transformers raises ValueError for an unrecognised config
+    except (OSError, ValueError) as err:  # ValueError: a config.json transformers does not recognise
         raise ShopR1Error(f"could not load model {spec!r} from {directory!r}: {err}") from err
 
 
