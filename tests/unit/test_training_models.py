@@ -85,6 +85,8 @@ def test_bad_specs_are_explained(spec, match):
 
 
 def test_directories_and_hub_ids_pass_through(tmp_path):
+    with pytest.raises(ShopR1Error, match="has no config.json"):
+        models.resolve_model_dir(str(tmp_path))
     (tmp_path / "config.json").write_text("{}")
     assert models.resolve_model_dir(str(tmp_path)) == str(tmp_path)
     assert models.resolve_model_dir("Qwen/Qwen2.5-3B-Instruct") == "Qwen/Qwen2.5-3B-Instruct"

@@ -66,7 +66,8 @@ class GenerationCapture:
         # generate asks for the last position only (logits_to_keep=1); take it explicitly for models that don't.
         last = output[:, -1, :] if output.dim() == 3 else output  # (B, V)
         with torch.no_grad():
-            self.steps.append(_per_token(last.detach(), self.form, self.temperature).cpu())
+            # Stays on the device: a per-step copy to the CPU would synchronise every decoding step on a GPU.
+            self.steps.append(_per_token(last.detach(), self.form, self.temperature))
 
     def __enter__(self) -> GenerationCapture:
         self.steps.clear()
@@ -82,7 +83,7 @@ class GenerationCapture:
         (generation ran elsewhere), so the caller falls back to a forward."""
         if not self.steps:
             return None
-        table = torch.stack(self.steps, dim=1)  # (B, steps)
+        table = torch.stack(self.steps, dim=1).cpu()  # (B, steps)
         if table.size(0) != len(lengths) or max(lengths, default=0) > table.size(1):
             return None
         return [table[row, :length].tolist() for row, length in enumerate(lengths)]
