@@ -138,6 +138,13 @@ def select_eval_rows(rows: list[dict[str, Any]], n: int, seed: int) -> list[dict
     return [rows[i] for i in sorted(chosen)]
 
 
+def _device_flags() -> dict[str, Any]:
+    import torch
+
+    # Transformers refuses bf16 on a machine without an accelerator unless told it trains on the CPU.
+    return {} if torch.cuda.is_available() else {"use_cpu": True}
+
+
 def _flags(options: Mapping[str, Any]) -> list[str]:
     argv: list[str] = []
     for key, value in options.items():
@@ -157,7 +164,7 @@ def sft_argv(config: DemoConfig, dataset_dir: Path, output_dir: Path) -> list[st
     }
     if size.sft_samples:
         options["max_train_samples"] = size.sft_samples
-    return _flags(options)
+    return _flags({**options, **_device_flags()})
 
 
 def grpo_argv(config: DemoConfig, dataset_dir: Path, model_dir: Path, output_dir: Path, reward_mode: str) -> list[str]:
@@ -170,6 +177,7 @@ def grpo_argv(config: DemoConfig, dataset_dir: Path, model_dir: Path, output_dir
         "temperature": config.temperature, "learning_rate": size.grpo_learning_rate,
         "lr_scheduler_type": "constant", "logging_steps": 1, "save_strategy": "no", "report_to": "none",
         "seed": config.seed, "bf16": bool(config.bf16), "activation_checkpointing": False, "beta": size.grpo_beta,
+        **_device_flags(),
     })
 
 
