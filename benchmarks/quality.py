@@ -1,0 +1,106 @@
+"""Quality benchmark: the demo pipeline at a larger size over several seeds, against the paper's claims.
+
+    python benchmarks/quality.py --size medium --seeds 0 1 2 --out runs/quality
+
+Runs `shop_r1.demo.run_demo` once per seed (each in its own folder, so an interrupted benchmark resumes
+stage by stage) and prints the mean and spread of every headline number, then checks the targets:
+- Shop-R1 exact accuracy >= 1.65 x SFT's (the paper's headline, +65%);
+- Shop-R1 exact accuracy >= SFT + RL (Binary)'s;
+- no reward hacking: Shop-R1's per-type exact accuracy on click and on type_and_submit not below SFT's.
+Exit status 0 when every target holds on the seed means, 1 otherwise. Record results in docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from shop_r1.demo import SETTINGS, SIZES, DemoConfig, run_demo
+
+HEADLINE = ("exact", "type_acc", "type_f1")
+PER_TYPE = ("click", "type_and_submit", "terminate")
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(tables: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """setting -> metric -> (mean, standard deviation over seeds); per-type exact as `exact/<type>`."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for setting in SETTINGS:
+        metrics: dict[str, tuple[float, float]] = {}
+        for metric in HEADLINE:
+            metrics[metric] = _mean_sd([table[setting][metric] for table in tables])
+        for kind in PER_TYPE:
+            values = [t[setting]["per_type"][kind]["exact"] for t in tables
+                      if kind in t[setting]["per_type"] and t[setting]["per_type"][kind]["exact"] is not None]
+            if values:
+                metrics[f"exact/{kind}"] = _mean_sd(values)
+        out[setting] = metrics
+    return out
+
+
+def check_targets(summary: dict[str, dict[str, tuple[float, float]]]) -> list[tuple[str, bool, str]]:
+    def mean(setting: str, metric: str) -> float:
+        return summary[setting].get(metric, (float("nan"), 0.0))[0]
+
+    def shop(metric: str) -> float:
+        return mean("shop_r1", metric)
+
+    def sft(metric: str) -> float:
+        return mean("sft", metric)
+
+    def binary(metric: str) -> float:
+        return mean("sft_rl_binary", metric)
+
+    checks = [
+        # A zero accuracy is no result: 0 >= 1.65 x 0 must not count as met.
+        ("Shop-R1 exact >= 1.65 x SFT exact", shop("exact") > 0 and shop("exact") >= 1.65 * sft("exact"),
+         f"{shop('exact'):.4f} vs 1.65 x {sft('exact'):.4f} = {1.65 * sft('exact'):.4f}"),
+        ("Shop-R1 exact >= SFT + RL (Binary) exact", shop("exact") >= binary("exact"),
+         f"{shop('exact'):.4f} vs {binary('exact'):.4f}"),
+    ]
+    for kind in ("click", "type_and_submit"):
+        key = f"exact/{kind}"
+        checks.append((f"Shop-R1 {kind} exact >= SFT's (no reward hacking)", shop(key) >= sft(key),
+                       f"{shop(key):.4f} vs {sft(key):.4f}"))
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="medium", choices=sorted(SIZES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--model", default=DemoConfig().model)
+    parser.add_argument("--out", default="runs/quality")
+    args = parser.parse_args(argv)
+
+    tables = []
+    for seed in args.seeds:
+        print(f"== seed {seed} ==", flush=True)
+        config = DemoConfig(size=args.size, model=args.model, seed=seed)
+        tables.append(run_demo(config, Path(args.out) / f"seed{seed}"))
+    summary = summarise(tables)
+    print(f"\nsize {args.size}, seeds {args.seeds}: mean ± standard deviation over seeds (%)")
+    metrics = [*HEADLINE, *(f"exact/{kind}" for kind in PER_TYPE)]
+    print(f"{'setting':<16}" + "".join(f"{m:>22}" for m in metrics))
+    for setting, values in summary.items():
+        cells = [f"{100 * values[m][0]:8.2f} ± {100 * values[m][1]:5.2f}" if m in values else "n/a" for m in metrics]
+        print(f"{setting:<16}" + "".join(f"{c:>22}" for c in cells))
+    checks = check_targets(summary)
+    print()
+    for name, ok, detail in checks:
+        print(f"[{'met' if ok else 'NOT met'}] {name}: {detail}")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "quality.json").write_text(json.dumps(
+        {"size": args.size, "seeds": args.seeds, "summary": summary,
+         "targets": [{"target": n, "met": ok, "detail": d} for n, ok, d in checks]}, indent=2))
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
