@@ -38,7 +38,7 @@ def print_comparison(table: dict[str, dict[str, Any]], improvement: dict[str, fl
     view = Table(title="Next-action prediction on held-out shoppers (%, the paper's Table 2 layout)")
     for column in ("setting", "exact", "type acc", "type F1", "click exact", "type_and_submit exact",
                    "terminate exact", "n"):
-        view.add_column(column, justify="right")
+        view.add_column(column, justify="right", no_wrap=column == "setting")
     for setting, row in table.items():
         per_type = row["per_type"]
         view.add_row(SETTING_TITLES.get(setting, setting), _pct(row["exact"]), _pct(row["type_acc"]),
