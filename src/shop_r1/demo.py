@@ -206,38 +206,36 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
     return run
 
 
-def _predict_stage(config: DemoConfig, model: str | Callable[[], str], eval_file: Callable[[], Path]):
+def _predict_stage(config: DemoConfig, model: str, eval_file: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.evaluation.generation import GenerationSettings, HFGenerator
         from shop_r1.evaluation.loading import load_for_inference
         from shop_r1.evaluation.predict import load_rl_rows, predict
 
-        spec = model() if callable(model) else model
         settings = GenerationSettings(max_new_tokens=config.sizes.max_new_tokens, temperature=config.temperature,
                                       seed=config.seed)
-        loaded, tokenizer = load_for_inference(spec, dtype=config.dtype)
-        generation = {"model": spec, "backend": "hf", **settings.to_dict()}
-        predict(load_rl_rows(eval_file()), HFGenerator(loaded, tokenizer, settings), workdir / "predictions.jsonl",
+        loaded, tokenizer = load_for_inference(model, dtype=config.dtype)
+        generation = {"model": model, "backend": "hf", **settings.to_dict()}
+        predict(load_rl_rows(eval_file), HFGenerator(loaded, tokenizer, settings), workdir / "predictions.jsonl",
                 generation=generation, batch_size=config.sizes.predict_batch_size)
 
     return run
 
 
-def _sft_stage(config: DemoConfig, dataset_dir: Callable[[], Path]) -> Callable[[Path], None]:
+def _sft_stage(config: DemoConfig, dataset_dir: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.training import sft
 
-        sft.main(*sft.parse_args(sft_argv(config, dataset_dir(), workdir)))
+        sft.main(*sft.parse_args(sft_argv(config, dataset_dir, workdir)))
 
     return run
 
 
-def _grpo_stage(config: DemoConfig, dataset_dir: Callable[[], Path], sft_dir: Callable[[], Path],
-                reward_mode: str) -> Callable[[Path], None]:
+def _grpo_stage(config: DemoConfig, dataset_dir: Path, sft_dir: Path, reward_mode: str) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.training import grpo
 
-        grpo.main(*grpo.parse_args(grpo_argv(config, dataset_dir(), sft_dir(), workdir, reward_mode)))
+        grpo.main(*grpo.parse_args(grpo_argv(config, dataset_dir, sft_dir, workdir, reward_mode)))
 
     return run
 
@@ -269,8 +267,7 @@ def run_demo(config: DemoConfig, out: str | Path,
     pipeline = Pipeline(root, on_event=on_event)
     base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model, "bf16": config.bf16}
     data = pipeline.run(Stage("data", _data_stage(config), base, "simulate shoppers, build datasets"))
-    dataset_dir = lambda: data.workdir / "datasets"  # noqa: E731 - read lazily, once the stage exists
-    eval_file = lambda: data.workdir / "eval.jsonl"  # noqa: E731
+    dataset_dir, eval_file = data.workdir / "datasets", data.workdir / "eval.jsonl"
     gen = {"data": data.key, "temperature": config.temperature, "dtype": config.dtype}
 
     pipeline.run(Stage("zero_shot", _predict_stage(config, config.model, eval_file), {**gen, "model": config.model},
@@ -279,7 +276,7 @@ def run_demo(config: DemoConfig, out: str | Path,
     pipeline.run(Stage("sft_eval", _predict_stage(config, str(sft.workdir), eval_file), {**gen, "model": sft.key},
                        "predict with the SFT model"))
     for setting, mode in (("sft_rl_binary", "binary"), ("shop_r1", "shop_r1")):
-        trained = pipeline.run(Stage(setting, _grpo_stage(config, dataset_dir, lambda: sft.workdir, mode),
+        trained = pipeline.run(Stage(setting, _grpo_stage(config, dataset_dir, sft.workdir, mode),
                                      {"sft": sft.key, "reward_mode": mode, **base}, f"GRPO ({mode}) from SFT"))
         pipeline.run(Stage(f"{setting}_eval", _predict_stage(config, str(trained.workdir), eval_file),
                            {**gen, "model": trained.key}, f"predict with the {SETTING_TITLES[setting]} model"))
