@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shop_r1.schema import Action, ActionType
+from shop_r1.schema import Action, ActionType, action_dict
 
 __all__ = ["ParseConfig", "ParsedOutput", "PredictedAction", "parse_completion"]
 
@@ -70,12 +70,7 @@ class PredictedAction:
     text: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        out = {"type": self.type.value}
-        if self.name is not None:
-            out["name"] = self.name
-        if self.text is not None:
-            out["text"] = self.text
-        return out
+        return action_dict(self.type, self.name, self.text)
 
     def to_action(self) -> Action | None:
         """The same action as a gold-schema `Action`, or `None` when a required field is missing or empty."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Action", "ActionType", "SchemaError", "Session", "Step"]
+__all__ = ["Action", "ActionType", "SchemaError", "Session", "Step", "action_dict"]
 
 
 class ActionType(enum.StrEnum):
@@ -60,6 +60,16 @@ def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise SchemaError(f"{where}.{key}" if where else key, f"must be a string, got {type(value).__name__}")
     return value
+
+
+def action_dict(kind: ActionType, name: str | None, text: str | None) -> dict[str, str]:
+    """An action's JSON object: `type`, then `name` and `text` when present (absent keys are left out)."""
+    out = {"type": kind.value}
+    if name is not None:
+        out["name"] = name
+    if text is not None:
+        out["text"] = text
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +124,7 @@ class Action:
         return cls(present["type"], name=present.get("name"), text=present.get("text"))
 
     def to_dict(self) -> dict[str, str]:
-        out = {"type": self.type.value}
-        if self.name is not None:
-            out["name"] = self.name
-        if self.text is not None:
-            out["text"] = self.text
-        return out
+        return action_dict(self.type, self.name, self.text)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
