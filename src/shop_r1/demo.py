@@ -186,7 +186,6 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.data.build import BuildConfig, build_datasets
         from shop_r1.data.io import write_jsonl, write_sessions
-        from shop_r1.embedded import load_tokenizer
         from shop_r1.evaluation.predict import load_rl_rows
         from shop_r1.prompts import PromptConfig, chat_token_counter
         from shop_r1.training.models import load_model_tokenizer
@@ -195,8 +194,7 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
         size = config.sizes
         sessions = list(synthesize_sessions(size.users, size.sessions_per_user, config.seed))
         write_sessions(workdir / "sessions.jsonl", sessions)
-        tokenizer = load_tokenizer(config.model) if config.model.startswith("embedded:") \
-            else load_model_tokenizer(config.model)
+        tokenizer = load_model_tokenizer(config.model)  # any spec; caches the model the next stages load
         build = BuildConfig(prompt=PromptConfig(max_context_tokens=size.max_context_tokens), seed=config.seed,
                             rebalance_rl=True)
         build_datasets(sessions, workdir / "datasets", build, chat_token_counter(tokenizer))

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,6 @@ class Pipeline:
         self.results[stage.name] = result
         self._emit("done", stage, result)
         return result
-
-    def run_all(self, stages: Sequence[Stage]) -> list[StageResult]:
-        return [self.run(stage) for stage in stages]
 
     def _emit(self, event: str, stage: Stage, result: StageResult | None) -> None:
         if self.on_event is not None:
