@@ -8,6 +8,10 @@ When a prompt exceeds `max_context_tokens` (counted with the real tokenizer), th
 pages is replaced by a one-line marker first; the actions, the system prompt and the current page are
 kept, and only when the current page alone is too long is it cut (the marker says so).
 
+`next_action_prompt` builds the same prompt from steps and a page that need not form a `Session`, and
+also without a current page (serving a live session whose every page was acted on: the history and the
+question only).
+
 Example RL prompt (context "full", step 2 of a session):
     system: You are role-playing a person shopping on a website. ...
     user:   Page 1 (https://shop.example/):
@@ -179,9 +183,17 @@ def _fit(
     return Prompt(render(shown(len(droppable), low)), dropped_pages=len(droppable), current_page_truncated=True)
 
 
-def _persona_prefix(session: Session, config: PromptConfig) -> list[str]:
-    text = persona_text(session.persona) if config.include_persona else None
+def _persona_prefix(persona: str | dict[str, Any] | None, config: PromptConfig) -> list[str]:
+    text = persona_text(persona) if config.include_persona else None
     return [f"About you (the shopper):\n{text}"] if text else []
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page the shopper has in front of them and has not acted on yet."""
+
+    html: str = ""
+    url: str | None = None
 
 
 def rl_prompt(
@@ -191,8 +203,26 @@ def rl_prompt(
     if not 0 <= step_index < len(session.steps):
         raise IndexError(f"step_index {step_index} is outside session {session.session_id!r} "
                          f"of {len(session.steps)} steps")
-    history = session.steps[:step_index]
     current = session.steps[step_index]
+    return next_action_prompt(session.steps[:step_index], Page(current.html, current.url), persona=session.persona,
+                              config=config, count_tokens=count_tokens)
+
+
+def next_action_prompt(
+    history: Sequence[Step],
+    current: Page | None,
+    *,
+    persona: str | dict[str, Any] | None = None,
+    config: PromptConfig = PromptConfig(),
+    count_tokens: TokenCounter | None = None,
+) -> Prompt:
+    """The prompt for the action after `history` (steps already taken, oldest first).
+
+    With a `current` page this is exactly `rl_prompt` of a session made of `history` plus that page.
+    Without one (a live session whose every page was already acted on) the prompt ends with the last
+    action and the question; the token budget may then drop any page's HTML, oldest first.
+    """
+    step_index = len(history)
     # Which pages' HTML this context mode shows at all: the budget then works on these only.
     if config.context == "full":
         page_indices = list(range(step_index + 1))
@@ -203,17 +233,21 @@ def rl_prompt(
 
     def render(htmls: list[str]) -> list[Message]:
         html_of = dict(zip(page_indices, htmls, strict=True))
-        parts = _persona_prefix(session, config)
+        parts = _persona_prefix(persona, config)
         for index, step in enumerate(history):
             if index in html_of:
                 parts.append(_page_block(f"Page {index + 1}", step.url, html_of[index]))
             parts.append(f"Action {index + 1}: {step.action.to_json()}")
-        if step_index in html_of:
+        if current is not None and step_index in html_of:
             parts.append(_page_block(f"Current page, page {step_index + 1}", current.url, html_of[step_index]))
         parts.append(NEXT_ACTION_QUESTION)
         return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": "\n\n".join(parts)}]
 
-    return _fit([session.steps[i].html for i in page_indices], render, count_tokens, config.max_context_tokens)
+    # Without a current page the last slot is an empty stand-in that is never rendered: `_fit` then never
+    # cuts it and may drop every history page.
+    pages = [history[i].html if i < step_index else (current.html if current is not None else "")
+             for i in page_indices]
+    return _fit(pages, render, count_tokens, config.max_context_tokens)
 
 
 def sft_conversation(
@@ -228,7 +262,7 @@ def sft_conversation(
     def render(htmls: list[str]) -> list[Message]:
         messages = [{"role": "system", "content": config.system_prompt}]
         for number, step in enumerate(session.steps, start=1):
-            parts = _persona_prefix(session, config) if number == 1 else []
+            parts = _persona_prefix(session.persona, config) if number == 1 else []
             parts.append(_page_block(f"Page {number}", step.url, htmls[number - 1] if show_pages else ""))
             parts.append(NEXT_ACTION_QUESTION)
             messages.append({"role": "user", "content": "\n\n".join(parts)})

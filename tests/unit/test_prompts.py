@@ -6,9 +6,11 @@ import pytest
 from shop_r1.prompts import (
     DROPPED_PAGE_MARKER,
     SYSTEM_PROMPT,
+    Page,
     PromptConfig,
     PromptTooLongError,
     chat_token_counter,
+    next_action_prompt,
     persona_text,
     rl_prompt,
     sft_conversation,
@@ -189,3 +191,34 @@ def test_invalid_config_and_index():
         PromptConfig(context="everything")
     with pytest.raises(IndexError):
         rl_prompt(make_session(n_steps=2), 2)
+
+
+# next_action_prompt: the same prompt from loose steps, and the history-only variant used by `serve`.
+
+
+def test_next_action_prompt_with_a_page_is_rl_prompt():
+    session = make_session(n_steps=4, persona="Student")
+    config = PromptConfig(max_context_tokens=None)
+    current = session.steps[2]
+    prompt = next_action_prompt(session.steps[:2], Page(current.html, current.url), persona="Student", config=config)
+    assert prompt == rl_prompt(session, 2, config)
+
+
+def test_next_action_prompt_without_a_page_ends_with_the_last_action_and_the_question():
+    session = make_session(n_steps=3)
+    text = _user(next_action_prompt(session.steps, None, config=PromptConfig(max_context_tokens=None)))
+    assert "Current page" not in text
+    assert all(f"page-{i}" in text for i in range(3))
+    assert text.endswith('Action 3: {"type": "terminate"}\n\nWhat do you do next? Answer with one JSON object.')
+
+
+def test_next_action_prompt_without_a_page_may_drop_every_page(smollm2_tokenizer):
+    count = chat_token_counter(smollm2_tokenizer)
+    steps = make_session(n_steps=3, html_size=200).steps
+    bare = count(next_action_prompt([dataclasses.replace(s, html=DROPPED_PAGE_MARKER) for s in steps], None,
+                                    config=PromptConfig(max_context_tokens=None)).messages)
+    prompt = next_action_prompt(steps, None, config=PromptConfig(max_context_tokens=bare), count_tokens=count)
+    assert prompt.dropped_pages == 3 and not prompt.current_page_truncated
+    assert count(prompt.messages) <= bare
+    with pytest.raises(PromptTooLongError):
+        next_action_prompt(steps, None, config=PromptConfig(max_context_tokens=bare - 1), count_tokens=count)
