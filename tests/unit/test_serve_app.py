@@ -341,3 +341,38 @@ def test_health_answers_while_a_generation_runs():
 
     elapsed, status = asyncio.run(run())
     assert status == 200 and elapsed < 0.3
+
+
+def _asgi_body_run(chunks: list[bytes], max_bytes: int) -> tuple[list[dict], list[bytes]]:
+    """Drive BodySizeLimit with a body in several ASGI messages; returns what it sent and what the app read."""
+    from shop_r1.serve.limits import BodySizeLimit
+
+    seen: list[bytes] = []
+
+    async def app(scope, receive, send):
+        message = await receive()
+        seen.append(message["body"])
+        assert message["more_body"] is False
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/predict", "headers": []}
+    asyncio.run(BodySizeLimit(app, max_bytes=max_bytes)(scope, receive, send))
+    return sent, seen
+
+
+def test_a_chunked_body_is_counted_across_messages_and_replayed_whole():
+    sent, seen = _asgi_body_run([b"a" * 40, b"b" * 40, b"c" * 20], max_bytes=100)
+    assert seen == [b"a" * 40 + b"b" * 40 + b"c" * 20] and sent[0]["status"] == 200
+    sent, seen = _asgi_body_run([b"a" * 40, b"b" * 40, b"c" * 21], max_bytes=100)
+    assert seen == [] and sent[0]["status"] == 413
+    assert b"the limit is 100 bytes" in sent[1]["body"]

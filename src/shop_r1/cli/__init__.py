@@ -20,6 +20,7 @@ from shop_r1.cli import train as train_cli
 from shop_r1.cli.demo import demo
 from shop_r1.cli.evaluate import evaluate, predict
 from shop_r1.cli.reward import reward
+from shop_r1.cli.serve import serve
 from shop_r1.cli.synth import synth
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import SchemaError
@@ -39,6 +40,7 @@ train_cli.register(app)
 app.command("demo", rich_help_panel="Main job")(demo)
 app.command("predict", rich_help_panel="Evaluation")(predict)
 app.command("evaluate", rich_help_panel="Evaluation")(evaluate)
+app.command("serve", rich_help_panel="Serving")(serve)
 
 _err = Console(stderr=True, soft_wrap=True)
 
