@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from tests.conftest import make_session
@@ -124,7 +125,6 @@ def test_a_fully_acted_session_is_predicted_from_its_history(client):
 
 
 def test_the_openai_client_works_against_the_server(server):
-    openai = pytest.importorskip("openai")
     api = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=KEY, max_retries=0, timeout=60)
     assert [m.id for m in api.models.list().data] == [MODEL]
     completion = api.chat.completions.create(

@@ -158,6 +158,8 @@ def _session(mutate):
         ("/v1/predict", _predict(n=0), 422, "n: Input should be greater than or equal to 1"),
         ("/v1/predict", _predict(n=17), 422, "n: must be at most 16 (server option --max-samples)"),
         ("/v1/predict", _predict(max_tokens=129), 422, "max_tokens: must be at most 128"),
+        ("/v1/chat/completions", {**CHAT, "max_completion_tokens": 500}, 422,
+         "max_completion_tokens: must be at most"),
         ("/v1/predict", _predict(temperature=-1), 422, "temperature: Input should be greater than or equal to 0"),
         ("/v1/predict", _predict(top_p=0), 422, "top_p: Input should be greater than 0"),
         ("/v1/predict", _predict(seed=2**70), 422, "seed: Input should be less than"),
@@ -176,7 +178,8 @@ def _session(mutate):
         ("/v1/chat/completions", {"messages": CHAT["messages"]}, 422, "model: Field required"),
     ],
     ids=["unknown-action-type", "missing-action", "pending-rationale", "empty-steps", "session-not-object",
-         "no-session", "n-zero", "n-over-cap", "max-tokens-over-cap", "negative-temperature", "zero-top-p",
+         "no-session", "n-zero", "n-over-cap", "max-tokens-over-cap", "max-completion-tokens-over-cap",
+         "negative-temperature", "zero-top-p",
          "huge-seed", "misspelt-field", "wrong-model", "stream", "no-messages", "tool-role", "image-part",
          "logprobs", "too-many-stops", "empty-stop", "chat-wrong-model", "chat-no-model"],
 )
@@ -275,6 +278,17 @@ def test_auth_comes_before_the_body_and_health_stays_open():
 
 def test_settings_repr_hides_the_key():
     assert KEY not in repr(ServeSettings(model_name=NAME, api_key=KEY))
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [({"temperature": 2.5}, "temperature"), ({"top_p": 0}, "top_p"), ({"max_samples": 0}, "max_samples"),
+     ({"api_key": ""}, "api_key"), ({"model_name": ""}, "model_name")],
+    ids=["temperature", "top-p", "max-samples", "empty-key", "no-name"],
+)
+def test_settings_are_checked(changes, needle):
+    with pytest.raises(ValueError, match=needle):
+        ServeSettings(**{"model_name": NAME, **changes})
 
 
 # Body size limit

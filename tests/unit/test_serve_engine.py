@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shop_r1.prompts import PromptConfig, PromptTooLongError, chat_token_counter, rl_prompt
-from shop_r1.serve.engine import ModelEngine, Sampling, cut_at_stop
+from shop_r1.serve.engine import MessagesRejectedError, ModelEngine, Sampling, cut_at_stop
 from shop_r1.serve.requests import parse_session_so_far
 from tests.conftest import make_session
 from tests.unit.serve_fakes import RandomTokenModel
@@ -119,3 +119,36 @@ def test_zero_temperature_is_greedy_and_other_settings_pass_through():
     settings = Sampling(temperature=0.0, top_p=0.3, max_new_tokens=9, seed=5).generation_settings()
     assert settings.greedy and settings.max_new_tokens == 9 and settings.seed == 5
     assert not Sampling(temperature=0.6).generation_settings().greedy
+
+
+def test_a_chat_template_refusal_is_a_user_error_and_a_422(smollm2_tokenizer):
+    from fastapi.testclient import TestClient
+
+    from shop_r1.serve.app import ServeSettings, create_app
+
+    class StrictTemplate:
+        """The SmolLM2 tokenizer behind a template that, like some real ones, insists on alternating roles."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def apply_chat_template(self, messages, **kwargs):
+            roles = [m["role"] for m in messages if m["role"] != "system"]
+            if any(a == b for a, b in zip(roles, roles[1:], strict=False)):
+                import jinja2
+
+                raise jinja2.TemplateError("Conversation roles must alternate user/assistant/user/assistant")
+            return self.inner.apply_chat_template(messages, **kwargs)
+
+    tokenizer = StrictTemplate(smollm2_tokenizer)
+    engine = ModelEngine(RandomTokenModel(len(smollm2_tokenizer), stop_id=0), tokenizer)
+    twice = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]
+    with pytest.raises(MessagesRejectedError, match="roles must alternate"):
+        engine.chat(twice, Sampling(max_new_tokens=2))
+    client = TestClient(create_app(engine, ServeSettings(model_name="m")))
+    response = client.post("/v1/chat/completions", json={"model": "m", "messages": twice})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("messages: the model's chat template refused")

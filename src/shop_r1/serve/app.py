@@ -65,17 +65,21 @@ class ServeSettings:
         for name in ("max_new_tokens", "max_samples", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.temperature <= 2:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.api_key is not None and not self.api_key:
             raise ValueError("api_key must be non-empty when set")
 
 
 def _sampling(request: PredictRequest | ChatCompletionRequest, max_tokens: int | None, settings: ServeSettings,
-              stop: tuple[str, ...] = ()) -> Sampling:
+              stop: tuple[str, ...] = (), max_tokens_field: str = "max_tokens") -> Sampling:
     if request.n > settings.max_samples:
         raise APIError(422, f"n: must be at most {settings.max_samples} (server option --max-samples)", param="n")
     if max_tokens is not None and max_tokens > settings.max_new_tokens:
-        raise APIError(422, f"max_tokens: must be at most {settings.max_new_tokens} "
-                            "(server option --max-new-tokens)", param="max_tokens")
+        raise APIError(422, f"{max_tokens_field}: must be at most {settings.max_new_tokens} "
+                            "(server option --max-new-tokens)", param=max_tokens_field)
     return Sampling(
         n=request.n,
         temperature=settings.temperature if request.temperature is None else request.temperature,
@@ -179,8 +183,8 @@ def create_app(engine: Engine, settings: ServeSettings) -> FastAPI:
             raise APIError(400, "stream: streaming is not supported by this server; send stream=false",
                            param="stream")
         check_model(body.model)
-        max_tokens = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
-        sampling = _sampling(body, max_tokens, settings, _stop_strings(body.stop))
+        field = "max_tokens" if body.max_completion_tokens is None else "max_completion_tokens"
+        sampling = _sampling(body, getattr(body, field), settings, _stop_strings(body.stop), field)
         # OpenAI's "developer" role is the newer name of "system"; chat templates only know the latter.
         messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
                     for m in body.messages]

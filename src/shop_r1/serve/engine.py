@@ -18,13 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.generation import Generation, GenerationSettings, HFGenerator, chat_texts
 from shop_r1.prompts import Message, Prompt, PromptConfig, PromptTooLongError, chat_token_counter
 from shop_r1.serve.requests import SessionSoFar, predict_prompt
 
-__all__ = ["Completions", "Engine", "ModelEngine", "Sampling", "cut_at_stop"]
+__all__ = ["Completions", "Engine", "MessagesRejectedError", "ModelEngine", "Sampling", "cut_at_stop"]
 
 logger = logging.getLogger(__name__)
+
+
+class MessagesRejectedError(ShopR1Error):
+    """The model's chat template refused the messages (e.g. roles that do not alternate)."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,14 @@ class ModelEngine:
             return self._complete(predict_prompt(session, self.prompt_config, self._count_for_budget), sampling)
 
     def chat(self, messages: list[Message], sampling: Sampling) -> Completions:
+        import jinja2
+
         with self._lock:
             prompt = Prompt(list(messages))
-            tokens = self._prompt_tokens(prompt)
+            try:
+                tokens = self._prompt_tokens(prompt)
+            except jinja2.TemplateError as err:  # the template's own raise_exception(...) text: safe to show
+                raise MessagesRejectedError(f"the model's chat template refused the messages: {err}") from None
             budget = self.prompt_config.max_context_tokens
             if budget is not None and tokens > budget:
                 raise PromptTooLongError(f"the messages take {tokens} tokens, more than the server's context "

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shop_r1.prompts import PromptTooLongError
 from shop_r1.schema import SchemaError
+from shop_r1.serve.engine import MessagesRejectedError
 
 __all__ = ["APIError", "error_payload", "field_path", "install_error_handlers"]
 
@@ -119,6 +120,10 @@ async def _on_prompt_too_long(request: Request, err: Exception) -> JSONResponse:
     return _response(400, str(err), code="context_length_exceeded")
 
 
+async def _on_messages_rejected(request: Request, err: Exception) -> JSONResponse:
+    return _response(422, f"messages: {err}", param="messages")
+
+
 async def _on_http_error(request: Request, err: Exception) -> JSONResponse:
     # Starlette's own 404 / 405, reshaped; our code raises APIError instead.
     assert isinstance(err, StarletteHTTPException)
@@ -132,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(SchemaError, _on_schema_error)
     app.add_exception_handler(PromptTooLongError, _on_prompt_too_long)
+    app.add_exception_handler(MessagesRejectedError, _on_messages_rejected)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
