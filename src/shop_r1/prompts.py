@@ -125,7 +125,7 @@ def _truncate_marker(shown: int, total: int) -> str:
     return f"[page truncated to fit the context budget: first {shown} of {total} characters shown]"
 
 
-def _fit(
+def fit_pages(
     pages: Sequence[str],
     render: Callable[[list[str]], list[Message]],
     count_tokens: TokenCounter | None,
@@ -213,7 +213,7 @@ def rl_prompt(
         parts.append(NEXT_ACTION_QUESTION)
         return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": "\n\n".join(parts)}]
 
-    return _fit([session.steps[i].html for i in page_indices], render, count_tokens, config.max_context_tokens)
+    return fit_pages([session.steps[i].html for i in page_indices], render, count_tokens, config.max_context_tokens)
 
 
 def sft_conversation(
@@ -236,7 +236,7 @@ def sft_conversation(
         return messages
 
     pages = [step.html if show_pages else "" for step in session.steps]
-    return _fit(pages, render, count_tokens, config.max_context_tokens)
+    return fit_pages(pages, render, count_tokens, config.max_context_tokens)
 
 
 def sft_step_example(
