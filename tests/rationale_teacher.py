@@ -113,9 +113,10 @@ class _Server:
         raise NotImplementedError
 
 
-def session_id_of(body: dict) -> str | None:
+def session_id_of(body: dict) -> str:
+    """The id in the page URLs; sessions without URLs (OPeRA's action table) all count as "unknown"."""
     match = SESSION_IN_URL.search(body["messages"][-1]["content"])
-    return match.group(1) if match else None
+    return match.group(1) if match else "unknown"
 
 
 class Teacher(_Server):
@@ -187,7 +188,7 @@ class FaultProxy(_Server):
         self.schedule = list(schedule)
         self.hang = hang
         self.retry_after = retry_after
-        self.log: list[tuple[float, str | None, str]] = []
+        self.log: list[tuple[float, str, str]] = []
 
     def handle(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         body = json.loads(raw)

@@ -4,6 +4,7 @@ Each test runs a few seconds (client timeouts of 0.5 s, backoff of tens of milli
 marked slow.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -11,10 +12,17 @@ from typer.testing import CliRunner
 
 from shop_r1.cli import app
 from shop_r1.data.io import read_sessions, write_sessions
+from shop_r1.data.opera import import_opera
 from shop_r1.rationales import SynthesisConfig, synthesize_rationales
 from shop_r1.rationales.client import RetryPolicy
 from shop_r1.rationales.synthesize import default_cache_dir, failed_path
-from tests.rationale_teacher import Teacher, expected_steps, teacher_behind_proxy, teacher_session
+from tests.rationale_teacher import (
+    Teacher,
+    expected_rationale,
+    expected_steps,
+    teacher_behind_proxy,
+    teacher_session,
+)
 
 runner = CliRunner()
 FAST_RETRY = RetryPolicy(max_attempts=10, backoff=0.05, backoff_max=0.2)
@@ -162,3 +170,21 @@ def test_api_key_env_must_name_a_set_variable(tmp_path, monkeypatch):
     assert result.exit_code != 0 and "NOT_SET_ANYWHERE is not set" in str(result.exception)
     result = runner.invoke(app, ["rationales", "synthesize", *base, "--api-key-env", "sk-live-abc-123"])
     assert result.exit_code == 2 and "sk-live-abc-123" not in result.output
+
+
+def test_real_opera_sessions_with_rationales_stripped_from_every_other_session(tmp_path, opera_actions_path):
+    opera, _ = import_opera(opera_actions_path)
+    stripped = [dataclasses.replace(s, steps=tuple(dataclasses.replace(st, rationale=None) for st in s.steps))
+                if n % 2 == 0 else s for n, s in enumerate(opera)]
+    with Teacher() as teacher:
+        result = synthesize_rationales(stripped, SynthesisConfig(model="teacher"), base_url=teacher.url,
+                                       cache_dir=tmp_path / "cache", concurrency=4, retry=FAST_RETRY)
+    assert teacher.calls == {"unknown": 45}  # OPeRA rows carry no URL for the teacher to tell sessions apart
+    assert (result.summary.done, result.summary.skipped, result.summary.failed) == (45, 45, [])
+    assert [s.session_id for s in result.sessions] == [s.session_id for s in opera]
+    for n, (before, after) in enumerate(zip(opera, result.sessions, strict=True)):
+        if n % 2:
+            assert after == before
+        else:
+            assert _rationales(after) == [expected_rationale("unknown", k, st.action.type.value)
+                                          for k, st in enumerate(before.steps, start=1)]
