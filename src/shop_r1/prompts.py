@@ -129,7 +129,7 @@ def _truncate_marker(shown: int, total: int) -> str:
     return f"[page truncated to fit the context budget: first {shown} of {total} characters shown]"
 
 
-def _fit(
+def fit_pages(
     pages: Sequence[str],
     render: Callable[[list[str]], list[Message]],
     count_tokens: TokenCounter | None,
@@ -243,11 +243,11 @@ def next_action_prompt(
         parts.append(NEXT_ACTION_QUESTION)
         return [{"role": "system", "content": config.system_prompt}, {"role": "user", "content": "\n\n".join(parts)}]
 
-    # Without a current page the last slot is an empty stand-in that is never rendered: `_fit` then never
+    # Without a current page the last slot is an empty stand-in that is never rendered: `fit_pages` then never
     # cuts it and may drop every history page.
     pages = [history[i].html if i < step_index else (current.html if current is not None else "")
              for i in page_indices]
-    return _fit(pages, render, count_tokens, config.max_context_tokens)
+    return fit_pages(pages, render, count_tokens, config.max_context_tokens)
 
 
 def sft_conversation(
@@ -270,7 +270,7 @@ def sft_conversation(
         return messages
 
     pages = [step.html if show_pages else "" for step in session.steps]
-    return _fit(pages, render, count_tokens, config.max_context_tokens)
+    return fit_pages(pages, render, count_tokens, config.max_context_tokens)
 
 
 def sft_step_example(

@@ -16,6 +16,7 @@ from rich.markup import escape
 from shop_r1 import __version__
 from shop_r1.cli import data as data_cli
 from shop_r1.cli import html as html_cli
+from shop_r1.cli import rationales as rationales_cli
 from shop_r1.cli import train as train_cli
 from shop_r1.cli.demo import demo
 from shop_r1.cli.evaluate import evaluate, predict
@@ -35,6 +36,7 @@ app = typer.Typer(
 data_cli.app.command("synth")(synth)
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")
 app.add_typer(html_cli.app, name="html", rich_help_panel="Data")
+app.add_typer(rationales_cli.app, name="rationales", rich_help_panel="Data")
 app.command("reward", rich_help_panel="Rewards")(reward)
 train_cli.register(app)
 app.command("demo", rich_help_panel="Main job")(demo)
