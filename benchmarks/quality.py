@@ -77,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--model", default=DemoConfig().model)
     parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--predict-batch-size", type=int, default=None,
+                        help="rows per generate call in the evaluations (default: the size's; raise it on a GPU)")
     args = parser.parse_args(argv)
 
     tables = []
     for seed in args.seeds:
         print(f"== seed {seed} ==", flush=True)
-        config = DemoConfig(size=args.size, model=args.model, seed=seed)
+        config = DemoConfig(size=args.size, model=args.model, seed=seed, predict_batch_size=args.predict_batch_size)
         tables.append(run_demo(config, Path(args.out) / f"seed{seed}"))
     summary = summarise(tables)
     print(f"\nsize {args.size}, seeds {args.seeds}: mean ± standard deviation over seeds (%)")

@@ -59,6 +59,8 @@ def demo(
     model: Annotated[str, typer.Option(help="Base model spec.")] = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="Seed of the data, training and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="Inference dtype: auto, float32 or bfloat16.")] = "auto",
+    predict_batch_size: Annotated[int | None, typer.Option(
+        help="Rows per generate call in the evaluations (default: the size's; raise it on a GPU).")] = None,
 ) -> None:
     """Reproduce the paper's comparison on the embedded world: zero-shot, SFT, SFT + RL (Binary), Shop-R1.
 
@@ -68,7 +70,7 @@ def demo(
     """
     from shop_r1.demo import DemoConfig, relative_improvement, run_demo
 
-    config = DemoConfig(size=size, model=model, seed=seed, dtype=dtype)
+    config = DemoConfig(size=size, model=model, seed=seed, dtype=dtype, predict_batch_size=predict_batch_size)
     started = time.perf_counter()
     table = run_demo(config, out, on_event=_on_event)
     print_comparison(table, relative_improvement(table))
