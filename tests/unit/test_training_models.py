@@ -97,9 +97,11 @@ def test_dtype_and_attention_choices(monkeypatch):
     assert models.choose_dtype("auto", bf16=True) is torch.float32  # CPUs train in float32
     assert models.choose_dtype("bfloat16") is torch.bfloat16
     monkeypatch.setattr(models, "accelerator_available", lambda: True)
-    assert models.choose_dtype("auto", bf16=True) is torch.bfloat16
-    assert models.choose_dtype("auto", fp16=True) is torch.float16
-    assert models.choose_dtype("auto") is torch.float32
+    # Fully trained weights stay float32 (autocast does the bf16 math); a frozen LoRA base may be half precision.
+    assert models.choose_dtype("auto", bf16=True) is torch.float32
+    assert models.choose_dtype("auto", bf16=True, frozen_base=True) is torch.bfloat16
+    assert models.choose_dtype("auto", fp16=True, frozen_base=True) is torch.float16
+    assert models.choose_dtype("auto", frozen_base=True) is torch.float32
     with pytest.raises(ShopR1Error, match="dtype"):
         models.choose_dtype("int8")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -68,7 +68,8 @@ class ModelArguments:
                           "hub id (see shop_r1.training.models)."},
     )
     dtype: str = field(default="auto", metadata={
-        "help": "Parameter dtype. auto: float32 on CPU; bf16/fp16 on an accelerator when training in it.",
+        "help": "Parameter dtype. auto: float32 (bf16/fp16 training autocasts over it), half precision only for a "
+                "LoRA base on an accelerator. Set bfloat16 for large models under DeepSpeed/FSDP.",
         "choices": list(DTYPES)})
     attn_implementation: str = field(default="auto", metadata={
         "help": "auto: flash_attention_2 on CUDA when installed, else sdpa.", "choices": list(ATTN_IMPLEMENTATIONS)})

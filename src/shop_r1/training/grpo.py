@@ -69,6 +69,7 @@ def build_trainer(
     from shop_r1.rewards import build_reward_funcs
     from shop_r1.training.grpo_data import load_rl_split
     from shop_r1.training.models import load_model, load_model_tokenizer
+    from shop_r1.training.guards import NonFiniteGradientGuard
     from shop_r1.training.monitor import RolloutTypeMonitor
     from shop_r1.training.trainer import SelfCertaintySettings, ShopR1GRPOTrainer
 
@@ -77,7 +78,8 @@ def build_trainer(
         tokenizer = load_model_tokenizer(model_args.model_name_or_path)
         model = load_model(model_args.model_name_or_path, dtype=model_args.dtype,
                            attn_implementation=model_args.attn_implementation,
-                           bf16=training_args.bf16, fp16=training_args.fp16)
+                           bf16=training_args.bf16, fp16=training_args.fp16,
+                           frozen_base=model_args.use_peft)
         train_dataset, report = load_rl_split(data_args, tokenizer, split="train", seed=training_args.seed)
         eval_dataset = None
         if training_args.eval_strategy != "no":
@@ -99,7 +101,7 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=model_args.peft_config(),
-        callbacks=[RolloutTypeMonitor(rollout_args.rollout_type_share_bound)],
+        callbacks=[RolloutTypeMonitor(rollout_args.rollout_type_share_bound), NonFiniteGradientGuard()],
         self_certainty=self_certainty,
         reward_std_floor=reward_args.reward_std_floor,
         rollout_log=str(Path(training_args.output_dir) / ROLLOUTS_FILE) if rollout_args.save_rollouts else None,

@@ -44,6 +44,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
     from trl import SFTTrainer
 
     from shop_r1.training.common import check_packing, finish, resolve_resume, setup_logging
+    from shop_r1.training.guards import NonFiniteGradientGuard
     from shop_r1.training.models import choose_attn_implementation, load_model, load_model_tokenizer
     from shop_r1.training.sft_data import load_sft_split
 
@@ -57,7 +58,8 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
         tokenizer = load_model_tokenizer(model_args.model_name_or_path)
         model = load_model(model_args.model_name_or_path, dtype=model_args.dtype,
                            attn_implementation=model_args.attn_implementation,
-                           bf16=training_args.bf16, fp16=training_args.fp16)
+                           bf16=training_args.bf16, fp16=training_args.fp16,
+                           frozen_base=model_args.use_peft)
         train_dataset = load_sft_split(data_args, tokenizer, split="train", seed=training_args.seed,
                                        max_length=training_args.max_length)
         eval_dataset = None
@@ -73,6 +75,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=model_args.peft_config(),
+        callbacks=[NonFiniteGradientGuard()],
     )
     result = trainer.train(resume_from_checkpoint=checkpoint)
     finish(trainer, tokenizer, result, merge_lora=model_args.use_peft and model_args.merge_lora)
