@@ -68,8 +68,8 @@ def build_trainer(
     """Load the model, tokenizer and prompts and assemble the trainer (no training yet)."""
     from shop_r1.rewards import build_reward_funcs
     from shop_r1.training.grpo_data import load_rl_split
-    from shop_r1.training.models import load_model, load_model_tokenizer
     from shop_r1.training.guards import NonFiniteGradientGuard
+    from shop_r1.training.models import load_model, load_model_tokenizer
     from shop_r1.training.monitor import RolloutTypeMonitor
     from shop_r1.training.trainer import SelfCertaintySettings, ShopR1GRPOTrainer
 
