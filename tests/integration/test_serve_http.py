@@ -185,6 +185,35 @@ def test_eight_concurrent_requests_all_succeed(client):
     assert all(r.json()["usage"]["completion_tokens"] > 0 for r in responses)
 
 
+def test_the_rationale_synthesizer_talks_to_the_server(server, tmp_path):
+    """`rationales synthesize` against `shop-r1 serve`: every call is accepted (200 with usage), and the random
+    model's junk replies are reported as failed sessions, never written as rationales."""
+    from dataclasses import replace
+
+    from shop_r1.data.io import write_sessions
+
+    sessions = [make_session(f"s{i}", n_steps=2, html_size=10) for i in range(3)]
+    write_sessions(tmp_path / "in.jsonl", [
+        replace(s, steps=tuple(replace(step, rationale=None) for step in s.steps)) for s in sessions])
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "OPENAI_API_KEY": KEY, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run(
+        [sys.executable, "-m", "shop_r1", "rationales", "synthesize", str(tmp_path / "in.jsonl"), str(out),
+         "--base-url", f"{server.base_url}/v1", "--model", MODEL, "--max-attempts", "2", "--backoff", "0",
+         "--max-tokens", "8", "--concurrency", "3"],
+        capture_output=True, text=True, env=env, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output  # every session failed validation
+    failures = [json.loads(line) for line in (tmp_path / "out.jsonl.failed.jsonl").read_text().splitlines()]
+    assert sorted(f["session_id"] for f in failures) == ["s0", "s1", "s2"]
+    assert all(f["attempts"] == 2 and f["kind"] != "http" for f in failures), failures
+    assert "requests sent" in output and "completion tokens" in output  # the server reported usage
+    assert KEY not in output
+    assert not out.exists() or all(
+        step.get("rationale") is None for line in out.read_text().splitlines() for step in json.loads(line)["steps"])
+
+
 def test_the_key_never_appears_in_the_server_output(server):
     output = server.output()
     assert "serving tiny-random:llama on http://127.0.0.1:" in output
