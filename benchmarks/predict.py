@@ -5,7 +5,7 @@ decode the same tokens: once with `--batch-size` prompts per `generate` call, on
 examples/s for both, the ratio (the target is >= 3x on CPU) and whether the texts agree.
 
     python benchmarks/predict.py [--model auto|embedded|tiny|DIR] [--data rl_test.jsonl] [--prompts 16]
-                                 [--batch-size 8] [--max-new-tokens 32] [--threads N]
+                                 [--batch-size 8] [--max-new-tokens 32] [--threads N] [--device cpu|cuda]
 
 Models: `embedded` is SmolLM2-135M-Instruct (through `shop_r1.training.models` when installed, else the
 checkpoint it materialises under the shop-r1 cache); `tiny` a 2-layer random Llama with the SmolLM2
@@ -117,6 +117,8 @@ def main() -> None:
     parser.add_argument("--context", default="full", choices=("full", "latest", "none"),
                         help="pages shown in simulated prompts (none: actions only, the shortest prompts)")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="the 3x target is for the CPU; on a GPU batching pays far more")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--split", action="store_true",
                         help="also time prompt processing alone (max_new_tokens=1) to separate prefill from decoding")
@@ -125,14 +127,14 @@ def main() -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     label, spec = choose_model(args.model)
-    model, tokenizer = load_for_inference(spec, device="cpu", dtype=args.dtype)
+    model, tokenizer = load_for_inference(spec, device=args.device, dtype=args.dtype)
     prompts = load_prompts(args.data, args.prompts, args.max_context_tokens, args.context, tokenizer)
     # Longest first, as predict batches them: similar lengths share a batch and waste little on padding.
     prompts.sort(key=lambda kp: -sum(len(m["content"]) for m in kp[1]))
     texts = chat_texts(tokenizer, [p for _, p in prompts])
     lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
     n = len(prompts)
-    print(f"model: {label} ({args.dtype}); context {args.context}; torch threads: {torch.get_num_threads()}; "
+    print(f"model: {label} ({args.dtype}, {args.device}); context {args.context}; torch threads: {torch.get_num_threads()}; "
           f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
           f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
     full = run_modes(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
