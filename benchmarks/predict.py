@@ -134,7 +134,8 @@ def main() -> None:
     texts = chat_texts(tokenizer, [p for _, p in prompts])
     lengths = [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
     n = len(prompts)
-    print(f"model: {label} ({args.dtype}, {args.device}); context {args.context}; torch threads: {torch.get_num_threads()}; "
+    print(f"model: {label} ({args.dtype}, {args.device}); context {args.context}; "
+          f"torch threads: {torch.get_num_threads()}; "
           f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
           f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
     full = run_modes(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
