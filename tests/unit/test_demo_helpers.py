@@ -19,3 +19,14 @@ def test_relative_improvement_is_relative_to_sft():
     result = relative_improvement(table)
     assert result["exact"] == pytest.approx(0.5) and result["type_acc"] == pytest.approx(-0.5)
     assert result["type_f1"] is None  # no relative change from zero
+
+
+def test_predict_batch_size_override_is_checked_and_leaves_the_size_alone():
+    from shop_r1.demo import SIZES, DemoConfig
+    from shop_r1.errors import ShopR1Error
+
+    config = DemoConfig(size="medium", predict_batch_size=64)
+    assert config.sizes == SIZES["medium"]  # the data and training stages' keys do not change
+    assert config.resolved().predict_batch_size == 64
+    with pytest.raises(ShopR1Error, match="predict_batch_size"):
+        DemoConfig(predict_batch_size=0)
