@@ -54,6 +54,15 @@ def test_finite_steps_pass_through_and_reset_the_streak():
         guard.on_pre_optimizer_step(None, _state(3), None, model=_model_with_grads(bad=True))
 
 
+def test_fp16_training_leaves_overflow_to_the_gradient_scaler():
+    model = _model_with_grads(bad=True)
+    guard = NonFiniteGradientGuard(max_consecutive=1)
+    guard.on_pre_optimizer_step(SimpleNamespace(fp16=True), _state(), None, model=model)
+    assert model[1].weight.grad is not None and guard.skipped == 0
+    with pytest.raises(ShopR1Error):
+        guard.on_pre_optimizer_step(SimpleNamespace(fp16=False), _state(), None, model=model)
+
+
 def test_the_count_is_written_into_the_trainer_log_entry():
     guard = NonFiniteGradientGuard()
     guard.on_pre_optimizer_step(None, _state(4), None, model=_model_with_grads(bad=True))

@@ -4,10 +4,12 @@ One NaN gradient element, after clipping (whose norm is then NaN too), turns eve
 NaN; the next GRPO rollout then dies inside sampling with a CUDA assert ("probability tensor contains
 either inf, nan or element < 0"), far from the cause. This happened on an H100 in 2 of 3 seeds of the
 medium demo with bf16 weights. The guard drops such a step's gradients (`grad = None`, so AdamW leaves the
-parameter and its moments alone), logs `train/nonfinite_grad_steps`, and stops the run with a clear error
+parameter and its moments alone), logs `nonfinite_grad_steps`, and stops the run with a clear error
 after `max_consecutive` skipped steps in a row, when training has clearly diverged.
 
-Under DeepSpeed the engine owns the gradients (`p.grad` is None here) and the guard does nothing.
+Under DeepSpeed the engine owns the gradients (`p.grad` is None here) and the guard does nothing. Under
+fp16 mixed precision the gradient scaler owns overflow handling: infinite gradients there are how it
+finds its scale, and it skips those steps itself, so the guard stands aside.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class NonFiniteGradientGuard(TrainerCallback):
         self.consecutive = 0
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        if model is None:
+        if model is None or getattr(args, "fp16", False):
             return
         if gradients_finite(model.parameters()):
             self.consecutive = 0
