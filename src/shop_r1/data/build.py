@@ -24,6 +24,8 @@ from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, rl_p
 from shop_r1.schema import Session
 
 SPLITS = ("train", "test")
+# Columns of every rl_*.jsonl row that prediction and GRPO read (rows carry more, e.g. gold_rationale).
+RL_ROW_COLUMNS = ("prompt", "gold_action", "session_id", "step_index")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shop_r1.data.build import RL_ROW_COLUMNS
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.generation import Generator
 from shop_r1.evaluation.records import StepKey, prediction_row, prompt_sha256, step_key
@@ -32,8 +33,6 @@ from shop_r1.evaluation.store import AppendWriter, iter_jsonl, repair_tail
 __all__ = ["PredictSummary", "load_rl_rows", "pending_rows", "predict"]
 
 logger = logging.getLogger(__name__)
-
-_REQUIRED = ("prompt", "gold_action", "session_id", "step_index")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def load_rl_rows(path: str | os.PathLike[str], limit: int | None = None) -> list
         where = f"{path}:{number}"
         if not isinstance(row, dict):
             raise ShopR1Error(f"{where}: expected a JSON object")
-        missing = [field for field in _REQUIRED if field not in row]
+        missing = [field for field in RL_ROW_COLUMNS if field not in row]
         if missing:
             raise ShopR1Error(f"{where}: missing {', '.join(missing)}; expected an rl_*.jsonl file of `data build`")
         key = step_key(row, where)

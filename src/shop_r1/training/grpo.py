@@ -69,17 +69,14 @@ def build_trainer(
     from shop_r1.rewards import build_reward_funcs
     from shop_r1.training.grpo_data import load_rl_split
     from shop_r1.training.guards import NonFiniteGradientGuard
-    from shop_r1.training.models import load_model, load_model_tokenizer
+    from shop_r1.training.models import load_model_tokenizer, load_training_model
     from shop_r1.training.monitor import RolloutTypeMonitor
     from shop_r1.training.trainer import SelfCertaintySettings, ShopR1GRPOTrainer
 
     # Rank 0 materialises cached models (GGUF dequantisation) and filters prompts; the other ranks then reuse them.
     with training_args.main_process_first(desc="model and data"):
         tokenizer = load_model_tokenizer(model_args.model_name_or_path)
-        model = load_model(model_args.model_name_or_path, dtype=model_args.dtype,
-                           attn_implementation=model_args.attn_implementation,
-                           bf16=training_args.bf16, fp16=training_args.fp16,
-                           frozen_base=model_args.use_peft)
+        model = load_training_model(model_args, training_args)
         train_dataset, report = load_rl_split(data_args, tokenizer, split="train", seed=training_args.seed)
         eval_dataset = None
         if training_args.eval_strategy != "no":

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shop_r1.data.build import RL_ROW_COLUMNS
 from shop_r1.errors import ShopR1Error
 from shop_r1.prompts import chat_token_counter
 from shop_r1.training.sft_data import load_jsonl, subset_rows
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from shop_r1.training.configs import GRPODataArguments
 
 logger = logging.getLogger(__name__)
-
-COLUMNS = ("prompt", "gold_action", "session_id", "step_index")
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def load_rl_split(
     missing = [c for c in ("prompt", "gold_action") if c not in dataset.column_names]
     if missing:
         raise ValueError(f"{path} lacks the column(s) {missing}: is it an rl_*.jsonl file from `shop-r1 data build`?")
-    dataset = dataset.select_columns([c for c in COLUMNS if c in dataset.column_names])
+    dataset = dataset.select_columns([c for c in RL_ROW_COLUMNS if c in dataset.column_names])
     before = len(dataset)
     budget = data_args.max_prompt_tokens
     if budget is not None:

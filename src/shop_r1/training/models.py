@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from shop_r1.training.configs import ModelArguments
+
 logger = logging.getLogger(__name__)
 
 TINY_PREFIX = "tiny-random:"
@@ -229,6 +231,13 @@ def load_model(
         )
     except (OSError, ValueError) as err:  # ValueError: a config.json transformers does not recognise
         raise ShopR1Error(f"could not load model {spec!r} from {directory!r}: {err}") from err
+
+
+def load_training_model(model_args: ModelArguments, training_args: Any) -> PreTrainedModel:
+    """`load_model` with a stage's model arguments and its (SFT/GRPO) training arguments' precision."""
+    return load_model(model_args.model_name_or_path, dtype=model_args.dtype,
+                      attn_implementation=model_args.attn_implementation, bf16=training_args.bf16,
+                      fp16=training_args.fp16, frozen_base=model_args.use_peft)
 
 
 def load_model_tokenizer(spec: str) -> PreTrainedTokenizerBase:

@@ -45,7 +45,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
 
     from shop_r1.training.common import check_packing, finish, resolve_resume, setup_logging
     from shop_r1.training.guards import NonFiniteGradientGuard
-    from shop_r1.training.models import choose_attn_implementation, load_model, load_model_tokenizer
+    from shop_r1.training.models import choose_attn_implementation, load_model_tokenizer, load_training_model
     from shop_r1.training.sft_data import load_sft_split
 
     setup_logging(training_args)
@@ -56,10 +56,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
     # Rank 0 materialises cached models (GGUF dequantisation) and tokenises; the other ranks then read its results.
     with training_args.main_process_first(desc="model and data"):
         tokenizer = load_model_tokenizer(model_args.model_name_or_path)
-        model = load_model(model_args.model_name_or_path, dtype=model_args.dtype,
-                           attn_implementation=model_args.attn_implementation,
-                           bf16=training_args.bf16, fp16=training_args.fp16,
-                           frozen_base=model_args.use_peft)
+        model = load_training_model(model_args, training_args)
         train_dataset = load_sft_split(data_args, tokenizer, split="train", seed=training_args.seed,
                                        max_length=training_args.max_length)
         eval_dataset = None
