@@ -1,4 +1,4 @@
-"""Shared fixtures: the real OPeRA fixture from ../shared, the embedded tokenizer, small sessions."""
+"""Shared fixtures: the real OPeRA test actions (tests/data), the embedded tokenizer, small sessions."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import pytest
 from shop_r1.schema import Action, Session, Step
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
 def opera_actions_path() -> Path:
-    path = SHARED / "data" / "opera-test-actions" / "actions.jsonl"
+    """OPeRA's public test split (CC-BY-4.0; source and attribution in its README beside it)."""
+    path = TEST_DATA / "opera-test-actions" / "actions.jsonl"
     if not path.is_file():
-        pytest.fail(f"the OPeRA fixture is missing at {path}: the project expects ../shared beside the checkout")
+        pytest.fail(f"the OPeRA fixture is missing at {path}: it is part of the repository")
     return path
 
 
