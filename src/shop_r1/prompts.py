@@ -6,7 +6,9 @@ carry no rationales; SFT conversations put each step's rationale and action in a
 
 When a prompt exceeds `max_context_tokens` (counted with the real tokenizer), the HTML of the oldest
 pages is replaced by a one-line marker first; the actions, the system prompt and the current page are
-kept, and only when the current page alone is too long is it cut (the marker says so).
+kept. The current page is never cut: a click names an element that is only on that page, so a prompt
+that cannot show it whole is a `PromptTooLongError` that names the tokens it needs (project default
+where the paper is silent on truncation, section 2).
 
 `next_action_prompt` builds the same prompt from steps and a page that need not form a `Session`, and
 also without a current page (serving a live session whose every page was acted on: the history and the
@@ -134,12 +136,17 @@ def fit_pages(
     render: Callable[[list[str]], list[Message]],
     count_tokens: TokenCounter | None,
     budget: int | None,
+    *,
+    cut_last: bool = False,
 ) -> Prompt:
-    """Render with as many pages' HTML as fit: drop the oldest first, cut the last page only if needed.
+    """Render with as many pages' HTML as fit, dropping the oldest first.
 
-    `pages` are the HTML strings the prompt may show, oldest first; the last is the current page.
-    Token counts fall as more pages are dropped (and as the current page gets shorter), so both
-    searches are binary searches over full re-renders, exact for any tokenizer and template.
+    `pages` are the HTML strings the prompt may show, oldest first; the last is the current page. It is
+    kept whole unless `cut_last` (for readers other than the simulator, such as a rationale teacher, for
+    whom a cut last page is better than none); otherwise a prompt that does not fit with every older
+    page dropped is a `PromptTooLongError`. Token counts fall as more pages are dropped (and as the last
+    page gets shorter), so both searches are binary searches over full re-renders, exact for any
+    tokenizer and template.
     """
     full = render(list(pages))
     if count_tokens is None or budget is None or count_tokens(full) <= budget:
@@ -173,7 +180,13 @@ def fit_pages(
             f"the prompt exceeds max_context_tokens={budget} even without any page HTML "
             "(system prompt, persona and actions alone are too long)"
         )
-    low, high = 0, len(current) - 1  # longest prefix of the current page that fits
+    if not cut_last:
+        needed = count_tokens(render(shown(len(droppable))))
+        raise PromptTooLongError(
+            f"the current page does not fit whole: the prompt needs {needed} tokens with every earlier page's "
+            f"HTML left out, more than max_context_tokens={budget}; raise the budget (the current page is never cut)"
+        )
+    low, high = 0, len(current) - 1  # longest prefix of the last page that fits
     while low < high:
         middle = (low + high + 1) // 2
         if fits(render(shown(len(droppable), middle))):

@@ -156,17 +156,24 @@ def test_oldest_pages_are_dropped_first_and_actions_kept(smollm2_tokenizer):
     assert prompt.messages == with_first_dropped(dropped).messages
 
 
-def test_current_page_is_cut_last_and_says_so(smollm2_tokenizer):
+def test_current_page_is_never_cut_a_step_that_cannot_fit_is_an_error(smollm2_tokenizer):
     count = chat_token_counter(smollm2_tokenizer)
     session = make_session(n_steps=3, html_size=400)
-    budget = 900
-    prompt = rl_prompt(session, 2, PromptConfig(max_context_tokens=budget), count)
-    text = _user(prompt)
-    assert prompt.dropped_pages == 2 and prompt.current_page_truncated
-    assert count(prompt.messages) <= budget
-    assert "page-2" in text and "[page truncated to fit the context budget: first" in text
+    # What the prompt costs with both earlier pages dropped and the current page whole.
+    whole = rl_prompt(session, 2, PromptConfig(max_context_tokens=count(
+        rl_prompt(session, 2, PromptConfig(max_context_tokens=None)).messages) - 1), count)
+    assert whole.dropped_pages == 1  # one dropped page is enough at one token under the full prompt
+    needed = count(next_action_prompt(
+        [dataclasses.replace(step, html="") for step in session.steps[:2]],
+        Page(session.steps[2].html, session.steps[2].url)).messages)
+    with pytest.raises(PromptTooLongError, match=r"current page does not fit whole: the prompt needs \d+ tokens"):
+        rl_prompt(session, 2, PromptConfig(max_context_tokens=needed - 60), count)
+    fitted = rl_prompt(session, 2, PromptConfig(max_context_tokens=needed + 60), count)
+    text = _user(fitted)
+    assert fitted.dropped_pages == 2 and not fitted.current_page_truncated
+    assert session.steps[2].html in text and "page truncated" not in text
     assert "Action 1:" in text and "Action 2:" in text
-    assert prompt.messages[0]["content"] == SYSTEM_PROMPT
+    assert count(fitted.messages) <= needed + 60
 
 
 def test_too_small_a_budget_is_an_error(smollm2_tokenizer):

@@ -17,7 +17,7 @@ def _population(n_users=10, per_user=3):
 
 def test_split_by_user_never_shares_a_user_and_is_seeded():
     sessions = _population()
-    train, test, unit = split_sessions(sessions, test_fraction=0.2, seed=7)
+    train, test, unit, _ = split_sessions(sessions, test_fraction=0.2, seed=7)
     assert unit == "user"
     assert {s.user_id for s in train}.isdisjoint({s.user_id for s in test})
     assert len({s.user_id for s in test}) == 2 and len(train) + len(test) == 30
@@ -29,7 +29,7 @@ def test_split_by_user_never_shares_a_user_and_is_seeded():
 
 def test_split_by_session_without_users_keeps_order():
     sessions = [make_session(f"s{i}", None) for i in range(10)]
-    train, test, unit = split_sessions(sessions, test_fraction=0.3, seed=0)
+    train, test, unit, _ = split_sessions(sessions, test_fraction=0.3, seed=0)
     assert unit == "session" and len(test) == 3
     assert [s.session_id for s in train] == [s.session_id for s in sessions if s not in test]
 
@@ -42,6 +42,26 @@ def test_split_by_session_without_users_keeps_order():
 def test_split_edge_sizes(n, fraction, expected_test):
     sessions = [make_session(f"s{i}", f"u{i}") for i in range(n)]
     assert len(split_sessions(sessions, test_fraction=fraction)[1]) == expected_test
+
+
+def test_validation_is_its_own_users_and_leaves_the_test_users_of_a_seed_unchanged():
+    sessions = _population(n_users=20)
+    before = split_sessions(sessions, test_fraction=0.2, seed=3)
+    split = split_sessions(sessions, test_fraction=0.2, validation_fraction=0.15, seed=3)
+    users = {name: {s.user_id for s in getattr(split, name)} for name in ("train", "validation", "test")}
+    assert len(users["test"]) == 4 and len(users["validation"]) == 3 and len(users["train"]) == 13
+    assert users["test"] == {s.user_id for s in before.test}
+    assert not users["train"] & users["validation"] and not users["validation"] & users["test"]
+    assert len(split.train) + len(split.validation) + len(split.test) == len(sessions)
+    assert split.validation == [s for s in sessions if s.user_id in users["validation"]]  # file order
+
+
+def test_three_way_split_keeps_a_training_user_and_rejects_fractions_that_leave_none():
+    sessions = [make_session(f"s{i}", f"u{i}") for i in range(3)]
+    split = split_sessions(sessions, test_fraction=0.5, validation_fraction=0.4)
+    assert (len(split.train), len(split.validation), len(split.test)) == (1, 1, 1)
+    with pytest.raises(ValueError, match="must be below 1"):
+        split_sessions(sessions, test_fraction=0.5, validation_fraction=0.5)
 
 
 def _read(path):
@@ -134,3 +154,17 @@ def test_rebalanced_rl_rows_follow_the_paper_mix(tmp_path):
     assert mix["terminate"] == terminate  # the scarcest type is kept whole
     assert mix["click"] == mix["type_and_submit"] == round(1.1 * terminate)
     assert report.splits["train"].sft_steps == sum(len(s.steps) for s in sessions)  # SFT is not subsampled
+
+
+def test_build_with_validation_writes_validation_files_of_its_own_users(tmp_path):
+    sessions = _population(n_users=10, per_user=2)
+    config = BuildConfig(prompt=PromptConfig(max_context_tokens=None), test_fraction=0.2, validation_fraction=0.2)
+    report = build_datasets(sessions, tmp_path, config)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert list(report.splits) == ["train", "validation", "test"]
+    assert manifest["files"]["rl_validation"] == "rl_validation.jsonl"
+    rows = {split: _read(tmp_path / f"rl_{split}.jsonl") for split in ("train", "validation", "test")}
+    users = {split: {row["user_id"] for row in part} for split, part in rows.items()}
+    assert users["validation"] == set(manifest["validation_users"]) and len(users["validation"]) == 2
+    assert not users["validation"] & (users["train"] | users["test"])
+    assert sum(map(len, rows.values())) == sum(len(s.steps) for s in sessions)

@@ -112,15 +112,22 @@ def build(
     = "full",
     no_persona: Annotated[bool, typer.Option("--no-persona", help="Leave the shopper's persona out of prompts.")]
     = False,
-    test_fraction: Annotated[float, typer.Option(help="Share of users (else sessions) held out.", min=0.0, max=0.9)]
-    = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of users (else sessions) held out for test.",
+                                                 min=0.0, max=0.9)] = 0.2,
+    validation_fraction: Annotated[float, typer.Option(help="Share of users (else sessions) held out for "
+                                                       "validation (choose knobs here, not on test); 0 = no "
+                                                       "validation files.", min=0.0, max=0.9)] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
     rebalance_rl: Annotated[bool, typer.Option("--rebalance-rl", help="Subsample RL steps toward the paper's "
                                                "near-uniform action-type mix (click and type_and_submit each "
                                                "~10% more frequent than terminate).")] = False,
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
-    """Build SFT (whole-session and per-step) and RL datasets with a train/test split by user."""
+    """Build SFT (whole-session and per-step) and RL datasets with a train/(validation/)test split by user.
+
+    The current page of a step is always shown whole; a step that cannot fit the budget even with every
+    earlier page's HTML left out is skipped and counted (raise --max-context-tokens to keep it).
+    """
     from shop_r1.data.build import BuildConfig, build_datasets
     from shop_r1.data.io import RecordProblem, read_sessions
     from shop_r1.embedded import load_tokenizer
@@ -128,6 +135,9 @@ def build(
 
     if context not in CONTEXT_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(CONTEXT_MODES)}", param_hint="--context")
+    if test_fraction + validation_fraction >= 1.0:
+        raise typer.BadParameter("--test-fraction plus --validation-fraction must be below 1",
+                                 param_hint="--validation-fraction")
     problems: list[RecordProblem] = []
     sessions = read_sessions(sessions_path, skip_invalid=skip_invalid, problems=problems)
     if not sessions:
@@ -135,6 +145,7 @@ def build(
     config = BuildConfig(
         prompt=PromptConfig(context=context, max_context_tokens=max_context_tokens, include_persona=not no_persona),
         test_fraction=test_fraction,
+        validation_fraction=validation_fraction,
         seed=seed,
         rebalance_rl=rebalance_rl,
     )
@@ -151,9 +162,12 @@ def build(
                       str(c.skipped_too_long_steps + c.skipped_too_long_sessions))
     console.print(table)
     console.print(f"{report.total('truncated_step_prompts')} step prompts and "
-                  f"{report.total('truncated_conversations')} conversations were truncated to {max_context_tokens} "
-                  f"tokens; {report.total('skipped_too_long_steps')} steps and "
+                  f"{report.total('truncated_conversations')} conversations left older pages' HTML out to fit "
+                  f"{max_context_tokens} tokens; {report.total('skipped_too_long_steps')} steps and "
                   f"{report.total('skipped_too_long_sessions')} sessions did not fit at all and were skipped.")
+    if report.total('skipped_too_long_steps'):
+        console.print("[yellow]Skipped steps are not in any dataset: their current page (which is never cut) "
+                      "does not fit; raise --max-context-tokens to keep them.[/yellow]")
     _report_problems(problems)
 
 

@@ -1,6 +1,7 @@
 """Turn sessions into the datasets the two training stages read (JSONL, loadable by `datasets`).
 
-Files written to the output directory, each for the train and the test split:
+Files written to the output directory, each for the train and the test split (and a validation split
+when `validation_fraction` > 0, for choosing knobs without touching the test users):
 - `sft_{split}.jsonl`: whole-session conversations (`messages`), the paper's SFT data.
 - `sft_steps_{split}.jsonl`: one prompt/completion row per step (conversational), the per-step SFT option.
 - `rl_{split}.jsonl`: one prompt per step with its `gold_action` (no rationales in the context), for GRPO
@@ -23,7 +24,7 @@ from shop_r1.data.split import split_sessions
 from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, rl_prompt, sft_conversation, target_json
 from shop_r1.schema import Session
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
 # Columns of every rl_*.jsonl row that prediction and GRPO read (rows carry more, e.g. gold_rationale).
 RL_ROW_COLUMNS = ("prompt", "gold_action", "session_id", "step_index")
 
@@ -32,6 +33,7 @@ RL_ROW_COLUMNS = ("prompt", "gold_action", "session_id", "step_index")
 class BuildConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     test_fraction: float = 0.2
+    validation_fraction: float = 0.0
     seed: int = 0
     # Subsample RL rows toward the paper's near-uniform action mix (logs are click-heavy); SFT keeps all.
     rebalance_rl: bool = False
@@ -120,14 +122,19 @@ def build_datasets(
     on_session: Callable[[], None] | None = None,
 ) -> BuildReport:
     """Split the sessions, build every dataset, and write them (each file atomically) to `outdir`."""
-    train, test, unit = split_sessions(sessions, test_fraction=config.test_fraction, seed=config.seed)
+    split = split_sessions(sessions, test_fraction=config.test_fraction,
+                           validation_fraction=config.validation_fraction, seed=config.seed)
+    parts = {"train": split.train, "test": split.test}
+    if config.validation_fraction > 0:
+        parts["validation"] = split.validation
     out = Path(outdir)
     whole_session = config.prompt.context != "latest"
     counts: dict[str, SplitCounts] = {}
     files: dict[str, str] = {}
     pending: dict[str, list[dict]] = {}
-    for split, part in zip(SPLITS, (train, test), strict=True):
-        c = counts[split] = SplitCounts(sessions=len(part), users=len({s.user_id for s in part if s.user_id}))
+    for name in (n for n in SPLITS if n in parts):
+        part = parts[name]
+        c = counts[name] = SplitCounts(sessions=len(part), users=len({s.user_id for s in part if s.user_id}))
         sft, steps, rl = [], [], []
         for session in part:
             if whole_session and (row := sft_session_row(session, config.prompt, count_tokens, c)) is not None:
@@ -140,22 +147,24 @@ def build_datasets(
         if config.rebalance_rl:
             rl = rebalance_steps(rl, key=lambda row: row["gold_action"]["type"], seed=config.seed)
         c.sft_sessions, c.sft_steps, c.rl_steps = len(sft), len(steps), len(rl)
-        outputs = {f"sft_steps_{split}": steps, f"rl_{split}": rl}
+        outputs = {f"sft_steps_{name}": steps, f"rl_{name}": rl}
         if whole_session:
-            outputs[f"sft_{split}"] = sft
-        for name, rows in outputs.items():
-            files[name] = str(out / f"{name}.jsonl")
-            pending[files[name]] = rows
+            outputs[f"sft_{name}"] = sft
+        for file_name, rows in outputs.items():
+            files[file_name] = str(out / f"{file_name}.jsonl")
+            pending[files[file_name]] = rows
     # Write only once every row is built, so a failure or Ctrl-C midway leaves the old outputs alone.
     for path, rows in pending.items():
         write_jsonl(path, rows)
-    report = BuildReport(outdir=str(out), split_unit=unit, splits=counts, files=files)
+    report = BuildReport(outdir=str(out), split_unit=split.unit, splits=counts, files=files)
     manifest = {
-        "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction, "seed": config.seed,
+        "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction,
+                   "validation_fraction": config.validation_fraction, "seed": config.seed,
                    "rebalance_rl": config.rebalance_rl},
-        "split_unit": unit,
+        "split_unit": split.unit,
         "splits": {name: asdict(c) for name, c in counts.items()},
-        "test_users": sorted({s.user_id for s in test if s.user_id}),
+        "test_users": sorted({s.user_id for s in split.test if s.user_id}),
+        "validation_users": sorted({s.user_id for s in split.validation if s.user_id}),
         "files": {name: Path(path).name for name, path in files.items()},
         "whole_session_sft": whole_session,
     }

@@ -126,8 +126,9 @@ def _fit(htmls: list[str], render: Callable[[list[str]], list[Message]], config:
         return render([OMITTED_PAGE if text == DROPPED_PAGE_MARKER else text for text in shown])
 
     try:
+        # The teacher is told the action taken on the last page, so a cut last page still serves it.
         return fit_pages(htmls, render_with_marker, _char_count if config.max_prompt_chars else None,
-                         config.max_prompt_chars)
+                         config.max_prompt_chars, cut_last=True)
     except PromptTooLongError:
         raise RationalePromptTooLong(
             f"the teacher prompt exceeds --max-prompt-chars={config.max_prompt_chars} even without any page "
