@@ -3,15 +3,22 @@
 Stages, each cached under the output directory by the configuration that made it (`shop_r1.pipeline`),
 so a rerun resumes after the last finished stage:
 
-1. `data`: simulate shoppers in the embedded store, build the SFT/RL datasets (split by user), and fix
-   the held-out evaluation steps (the same steps for every setting).
-2. `zero_shot`: predictions of the untrained embedded model.
-3. `sft` -> `sft_eval`: SFT cold start, then its predictions.
-4. `sft_rl_binary` -> `sft_rl_binary_eval`: GRPO from the SFT model with the binary exact-match reward.
-5. `shop_r1` -> `shop_r1_eval`: GRPO from the same SFT model, same step budget, Shop-R1 rewards.
-6. `compare`: metrics with bootstrap CIs, `comparison.json`, a Markdown report and plots.
+1. `data`: simulate shoppers in the embedded store, build the SFT/RL datasets (split by user into train,
+   validation and test), and fix the held-out evaluation steps (the same steps for every setting):
+   `eval.jsonl` from the test users, `validation.jsonl` from the validation users (for choosing knobs).
+2. `markov`: the frequency-table baseline fitted on the training users (`evaluation.markov_baseline`).
+3. `zero_shot`: predictions of the untrained embedded model.
+4. `sft` -> `sft_eval`: SFT cold start, then its predictions.
+5. `sft_rl_binary` -> `sft_rl_binary_eval`: GRPO from the SFT model with the binary exact-match reward.
+6. `shop_r1` -> `shop_r1_eval`: GRPO from the same SFT model, same step budget, Shop-R1 rewards.
+7. `sft_continued` -> `sft_continued_eval`: SFT resumed from the same SFT model for as many trained
+   sequences as the RL stage (steps x completions per step): "is RL better than more SFT?", which
+   the paper does not ask.
+8. `compare`: metrics with bootstrap CIs, paired intervals of Shop-R1 against each other setting
+   (resampling sessions), `comparison.json`, a Markdown report and plots.
 
-The numbers are whatever the run measures; nothing is tuned on the held-out users.
+`--split validation` scores every setting on the validation steps instead, so recipes are compared
+without touching the test users. The numbers are whatever the run measures.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from shop_r1.pipeline import Pipeline, Stage
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("zero_shot", "sft", "sft_rl_binary", "shop_r1")
-SETTING_TITLES = {"zero_shot": "Zero-shot", "sft": "SFT", "sft_rl_binary": "SFT + RL (Binary)",
-                  "shop_r1": "Shop-R1"}
+SETTINGS = ("zero_shot", "markov", "sft", "sft_continued", "sft_rl_binary", "shop_r1")
+SETTING_TITLES = {"zero_shot": "Zero-shot", "markov": "Frequency table", "sft": "SFT",
+                  "sft_continued": "SFT continued", "sft_rl_binary": "SFT + RL (Binary)", "shop_r1": "Shop-R1"}
+EVAL_SPLITS = ("test", "validation")
 
 
 @dataclass(frozen=True)
@@ -57,18 +65,23 @@ class DemoSize:
     # The paper's KL weight is 0.001; over the small sizes' two steps its term is ~0, and leaving it out
     # saves the reference model's forward, a fifth of a CPU step.
     grpo_beta: float = 0.001
+    # Share of users held out for choosing knobs (test stays 20%, its users unchanged by this share).
+    validation_fraction: float = 0.15
+    # natural: every SFT step row; rebalanced: subsampled toward the paper's near-uniform type mix, the
+    # mix GRPO prompts and the evaluation steps have (section 2).
+    sft_mix: str = "natural"
 
 
 SIZES: dict[str, DemoSize] = {
     # For tests with a tiny random model: every code path in about a minute.
-    "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=768, eval_steps=6, sft_samples=8,
+    "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=1024, eval_steps=6, sft_samples=8,
                      sft_steps=2, sft_batch_size=2, sft_learning_rate=1e-4, grpo_steps=1, grpo_batch_size=4,
                      num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6,
                      grpo_beta=0.0),
     # Measured on 2 CPU cores with native bf16 (AVX512-BF16): one SFT step of 4 prompts of ~800 tokens
     # takes ~14 s, one GRPO step (4 rollouts) ~22 s, one evaluation of 40 steps ~55 s: about 12 minutes in
     # all. In float32 (CPUs without bf16) every stage is about 4 times slower.
-    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=768, eval_steps=40, sft_samples=64,
+    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=1024, eval_steps=40, sft_samples=64,
                       sft_steps=16, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=5, grpo_batch_size=4,
                       num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=64, predict_batch_size=8,
                       grpo_beta=0.0),
@@ -108,10 +121,18 @@ class DemoConfig:
     # numbers each row draws, not the sampling distribution, so it is not part of the stages' keys: a GPU
     # takes 64 rows in about the time a CPU-sized batch of 8 takes.
     predict_batch_size: int | None = None
+    # Which held-out users the settings are scored on: `validation` for choosing knobs, `test` once per
+    # configuration for reporting.
+    split: str = "test"
+    # Whether prompts carry the shopper's persona (with the visit's goal). The paper's prompts carry none
+    # (section 2); the embedded world has one, so both are reported.
+    persona: bool = True
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ShopR1Error(f"unknown demo size {self.size!r}; known: {', '.join(SIZES)}")
+        if self.split not in EVAL_SPLITS:
+            raise ShopR1Error(f"unknown split {self.split!r}; known: {', '.join(EVAL_SPLITS)}")
         if self.predict_batch_size is not None and self.predict_batch_size < 1:
             raise ShopR1Error(f"predict_batch_size must be at least 1, got {self.predict_batch_size}")
 
@@ -159,17 +180,27 @@ def _flags(options: Mapping[str, Any]) -> list[str]:
     return argv
 
 
-def sft_argv(config: DemoConfig, dataset_dir: Path, output_dir: Path) -> list[str]:
+def continued_sft_steps(size: DemoSize) -> int:
+    """SFT steps that train as many sequences as the RL stage does (each GRPO step trains
+    `grpo_batch_size` completions), for the "more SFT instead of RL" baseline."""
+    return max(1, -(-size.grpo_steps * size.grpo_batch_size // size.sft_batch_size))
+
+
+def sft_argv(config: DemoConfig, dataset_dir: Path, output_dir: Path, *, start_from: Path | None = None) -> list[str]:
+    """Flags of the SFT stage; `start_from` an SFT checkpoint continues it for `continued_sft_steps`, on
+    rows drawn from the whole training split (fresh data, as the RL stage sees)."""
     size = config.sizes
     options: dict[str, Any] = {
-        "model_name_or_path": config.model, "dataset_dir": dataset_dir, "output_dir": output_dir,
+        "model_name_or_path": start_from or config.model, "dataset_dir": dataset_dir, "output_dir": output_dir,
         # Per-step rows: exactly the prompts the evaluation shows, and short enough for a CPU.
-        "sft_format": "step", "max_steps": size.sft_steps, "per_device_train_batch_size": size.sft_batch_size,
+        "sft_format": "step", "sft_mix": size.sft_mix,
+        "max_steps": size.sft_steps if start_from is None else continued_sft_steps(size),
+        "per_device_train_batch_size": size.sft_batch_size,
         "learning_rate": size.sft_learning_rate, "lr_scheduler_type": "constant", "warmup_steps": 0,
         "max_length": size.max_context_tokens + size.max_new_tokens, "logging_steps": 1, "save_strategy": "no",
         "report_to": "none", "seed": config.seed, "bf16": bool(config.bf16), "activation_checkpointing": False,
     }
-    if size.sft_samples:
+    if size.sft_samples and start_from is None:
         options["max_train_samples"] = size.sft_samples
     return _flags({**options, **_device_flags()})
 
@@ -188,12 +219,26 @@ def grpo_argv(config: DemoConfig, dataset_dir: Path, model_dir: Path, output_dir
     })
 
 
+def build_config(config: DemoConfig) -> Any:
+    """How the demo builds its datasets (and so which users are train, validation and test)."""
+    from shop_r1.data.build import BuildConfig
+    from shop_r1.prompts import PromptConfig
+
+    size = config.sizes
+    return BuildConfig(prompt=PromptConfig(max_context_tokens=size.max_context_tokens, include_persona=config.persona),
+                       seed=config.seed, rebalance_rl=True, validation_fraction=size.validation_fraction)
+
+
+# The held-out steps every setting is scored on, per split, inside the data stage's folder.
+EVAL_FILES = {"test": "eval.jsonl", "validation": "validation.jsonl"}
+
+
 def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
-        from shop_r1.data.build import BuildConfig, build_datasets
+        from shop_r1.data.build import build_datasets
         from shop_r1.data.io import write_jsonl, write_sessions
         from shop_r1.evaluation.predict import load_rl_rows
-        from shop_r1.prompts import PromptConfig, chat_token_counter
+        from shop_r1.prompts import chat_token_counter
         from shop_r1.training.models import load_model_tokenizer
         from shop_r1.world.synth import synthesize_sessions
 
@@ -201,11 +246,31 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
         sessions = list(synthesize_sessions(size.users, size.sessions_per_user, config.seed))
         write_sessions(workdir / "sessions.jsonl", sessions)
         tokenizer = load_model_tokenizer(config.model)  # any spec; caches the model the next stages load
-        build = BuildConfig(prompt=PromptConfig(max_context_tokens=size.max_context_tokens), seed=config.seed,
-                            rebalance_rl=True)
-        build_datasets(sessions, workdir / "datasets", build, chat_token_counter(tokenizer))
-        rows = load_rl_rows(workdir / "datasets" / "rl_test.jsonl")
-        write_jsonl(workdir / "eval.jsonl", select_eval_rows(rows, size.eval_steps, config.seed))
+        report = build_datasets(sessions, workdir / "datasets", build_config(config), chat_token_counter(tokenizer))
+        if skipped := report.total("skipped_too_long_steps"):
+            logger.warning("%d steps do not fit max_context_tokens=%d with their current page whole and are in no "
+                           "dataset", skipped, size.max_context_tokens)
+        for split, name in EVAL_FILES.items():
+            rows = load_rl_rows(workdir / "datasets" / f"rl_{split}.jsonl")
+            write_jsonl(workdir / name, select_eval_rows(rows, size.eval_steps, config.seed))
+
+    return run
+
+
+def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callable[[Path], None]:
+    def run(workdir: Path) -> None:
+        from shop_r1.data.io import read_sessions, write_jsonl
+        from shop_r1.data.split import split_sessions
+        from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows
+        from shop_r1.evaluation.predict import load_rl_rows
+
+        build = build_config(config)
+        sessions = read_sessions(data_dir / "sessions.jsonl")
+        split = split_sessions(sessions, test_fraction=build.test_fraction,
+                               validation_fraction=build.validation_fraction, seed=build.seed)
+        table = MarkovBaseline.fit(split.train)
+        rows = baseline_prediction_rows(load_rl_rows(eval_file), {s.session_id: s for s in sessions}, table)
+        write_jsonl(workdir / "predictions.jsonl", rows)
 
     return run
 
@@ -226,11 +291,11 @@ def _predict_stage(config: DemoConfig, model: str, eval_file: Path) -> Callable[
     return run
 
 
-def _sft_stage(config: DemoConfig, dataset_dir: Path) -> Callable[[Path], None]:
+def _sft_stage(config: DemoConfig, dataset_dir: Path, start_from: Path | None = None) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.training import sft
 
-        sft.main(*sft.parse_args(sft_argv(config, dataset_dir, workdir)))
+        sft.main(*sft.parse_args(sft_argv(config, dataset_dir, workdir, start_from=start_from)))
 
     return run
 
@@ -263,46 +328,99 @@ def comparison_table(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Shop-R1 against each of these, paired on the same steps: `paired["shop_r1_minus_<name>"]`.
+PAIRED_AGAINST = ("sft", "sft_continued", "sft_rl_binary", "markov", "zero_shot")
+PAIRED_METRICS = (("exact", "exact_action_acc"), ("type_acc", "action_type_acc"), ("type_f1", "action_type_macro_f1"))
+
+
+def paired_intervals(runs: Mapping[str, Any], config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shop-R1 minus each other setting on the steps both scored, resampling sessions: the 95% intervals
+    (`{"shop_r1_minus_sft": {"exact": [low, high], ...}}`) and the point differences, same layout."""
+    from shop_r1.evaluation.metrics import compare_runs
+
+    intervals: dict[str, Any] = {}
+    points: dict[str, Any] = {}
+    for other in (name for name in PAIRED_AGAINST if name in runs):
+        _, diffs = compare_runs(runs[other], runs["shop_r1"], config)
+        key = f"shop_r1_minus_{other}"
+        found = {name: diffs.get(metric) for name, metric in PAIRED_METRICS}
+        intervals[key] = {name: [e.low, e.high] if e else [None, None] for name, e in found.items()}
+        points[key] = {name: e.value if e else None for name, e in found.items()}
+    return intervals, points
+
+
+def significance_sentence(paired: Mapping[str, Any], points: Mapping[str, Any], against: str = "sft") -> str:
+    """Plain words on whether Shop-R1's exact accuracy differs from a setting's beyond sampling noise."""
+    key = f"shop_r1_minus_{against}"
+    low, high = paired[key]["exact"]
+    diff = points[key]["exact"]
+    title = SETTING_TITLES[against]
+    if low is None or high is None or diff is None:
+        return f"Shop-R1 - {title}: no interval (too few steps)."
+    span = f"{100 * diff:+.1f} points, 95% interval [{100 * low:+.1f}, {100 * high:+.1f}]"
+    if low > 0:
+        verdict = f"Shop-R1 is significantly better than {title} on exact action accuracy"
+    elif high < 0:
+        verdict = f"Shop-R1 is significantly worse than {title} on exact action accuracy"
+    else:
+        verdict = (f"the difference between Shop-R1 and {title} on exact action accuracy is not significant "
+                   "(the interval contains 0)")
+    return f"{verdict}: {span}."
+
+
 def run_demo(config: DemoConfig, out: str | Path,
-             on_event: Callable[[str, Stage, Any], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Run (or resume) every stage; return and write `comparison.json`."""
+             on_event: Callable[[str, Stage, Any], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) every stage; return and write `comparison.json` (or `comparison_validation.json`)."""
     config = config.resolved()
     root = Path(out)
     pipeline = Pipeline(root, on_event=on_event)
-    base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model, "bf16": config.bf16}
+    base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model, "bf16": config.bf16,
+            "persona": config.persona}
     data = pipeline.run(Stage("data", _data_stage(config), base, "simulate shoppers, build datasets"))
-    dataset_dir, eval_file = data.workdir / "datasets", data.workdir / "eval.jsonl"
-    gen = {"data": data.key, "temperature": config.temperature, "dtype": config.dtype}
+    dataset_dir, eval_file = data.workdir / "datasets", data.workdir / EVAL_FILES[config.split]
+    gen = {"data": data.key, "temperature": config.temperature, "dtype": config.dtype, "split": config.split}
+    # Test predictions keep their historical folder names; validation ones sit beside them.
+    suffix = "_eval" if config.split == "test" else "_val"
 
-    pipeline.run(Stage("zero_shot", _predict_stage(config, config.model, eval_file), {**gen, "model": config.model},
-                       "predict with the untrained model"))
+    def evaluate(setting: str, model: str, model_key: str, what: str) -> None:
+        pipeline.run(Stage(f"{setting}{suffix}", _predict_stage(config, model, eval_file), {**gen, "model": model_key},
+                           f"predict with the {what} ({config.split} users)"))
+
+    pipeline.run(Stage(f"markov{suffix}", _markov_stage(config, data.workdir, eval_file), gen,
+                       f"frequency-table baseline fitted on the training users ({config.split} users)"))
+    evaluate("zero_shot", config.model, config.model, "untrained model")
     sft = pipeline.run(Stage("sft", _sft_stage(config, dataset_dir), {"data": data.key, **base}, "SFT cold start"))
-    pipeline.run(Stage("sft_eval", _predict_stage(config, str(sft.workdir), eval_file), {**gen, "model": sft.key},
-                       "predict with the SFT model"))
+    evaluate("sft", str(sft.workdir), sft.key, "SFT model")
     for setting, mode in (("sft_rl_binary", "binary"), ("shop_r1", "shop_r1")):
         trained = pipeline.run(Stage(setting, _grpo_stage(config, dataset_dir, sft.workdir, mode),
                                      {"sft": sft.key, "reward_mode": mode, **base}, f"GRPO ({mode}) from SFT"))
-        pipeline.run(Stage(f"{setting}_eval", _predict_stage(config, str(trained.workdir), eval_file),
-                           {**gen, "model": trained.key}, f"predict with the {SETTING_TITLES[setting]} model"))
+        evaluate(setting, str(trained.workdir), trained.key, f"{SETTING_TITLES[setting]} model")
+    continued = pipeline.run(Stage("sft_continued", _sft_stage(config, dataset_dir, start_from=sft.workdir),
+                                   {"sft": sft.key, **base},
+                                   f"SFT continued for the RL stage's {continued_sft_steps(config.sizes)} steps' "
+                                   "worth of trained sequences"))
+    evaluate("sft_continued", str(continued.workdir), continued.key, "continued SFT model")
 
     from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
     from shop_r1.evaluation.report import write_report
     from shop_r1.evaluation.store import load_predictions
 
-    prediction_dirs = {"zero_shot": "zero_shot", "sft": "sft_eval", "sft_rl_binary": "sft_rl_binary_eval",
-                       "shop_r1": "shop_r1_eval"}
-    paths = {name: root / folder / "predictions.jsonl" for name, folder in prediction_dirs.items()}
+    paths = {name: root / f"{name}{suffix}" / "predictions.jsonl" for name in SETTINGS}
     runs = {name: load_predictions(path) for name, path in paths.items()}
-    evaluation = evaluate_runs(runs, MetricsConfig(n_resamples=config.bootstrap, seed=config.seed),
-                               sources={name: str(path) for name, path in paths.items()})
-    write_report(evaluation, root / "report")
-    table = comparison_table(evaluation.to_dict())
+    metrics_config = MetricsConfig(n_resamples=config.bootstrap, seed=config.seed)
+    evaluation = evaluate_runs(runs, metrics_config, sources={name: str(path) for name, path in paths.items()})
+    tag = "" if config.split == "test" else "_validation"
+    write_report(evaluation, root / f"report{tag}")
+    table: dict[str, Any] = comparison_table(evaluation.to_dict())
+    paired, points = paired_intervals(runs, metrics_config)
+    table["paired"] = paired
     summary = {"config": asdict(config), "sizes": asdict(config.sizes),
                "relative_improvement_over_sft": relative_improvement(table),
+               "paired_difference": points, "significance": significance_sentence(paired, points),
                "stage_seconds": {name: round(r.seconds, 1) for name, r in pipeline.results.items()}}
-    with atomic_write(root / "comparison.json") as handle:
+    with atomic_write(root / f"comparison{tag}.json") as handle:
         json.dump(table, handle, indent=2)
-    with atomic_write(root / "summary.json") as handle:
+    with atomic_write(root / f"summary{tag}.json") as handle:
         json.dump(summary, handle, indent=2)
     return table
 

@@ -17,7 +17,7 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     comparison = json.loads((out / "comparison.json").read_text())
-    assert list(comparison) == list(SETTINGS)
+    assert list(comparison) == [*SETTINGS, "paired"]
     evaluated = [json.loads(line) for line in (out / "data" / "eval.jsonl").read_text().splitlines()]
     for setting in SETTINGS:
         row = comparison[setting]
@@ -28,18 +28,41 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     # Every setting was scored on the same held-out steps, none of them from a training user.
     train_users = {json.loads(line)["user_id"] for line in (out / "data" / "datasets" / "rl_train.jsonl").open()}
     assert not train_users & {row["user_id"] for row in evaluated}
-    for folder in ("zero_shot", "sft_eval", "sft_rl_binary_eval", "shop_r1_eval"):
+    for folder in (f"{setting}_eval" for setting in SETTINGS):
         predicted = [json.loads(line) for line in (out / folder / "predictions.jsonl").read_text().splitlines()]
         assert sorted((p["session_id"], p["step_index"]) for p in predicted) == sorted(
             (r["session_id"], r["step_index"]) for r in evaluated)
-    # The two RL settings start from the same SFT checkpoint with the same step budget.
-    for folder in ("sft_rl_binary", "shop_r1"):
+    # The two RL settings start from the same SFT checkpoint with the same step budget; continued SFT
+    # trains as many sequences (1 GRPO step x 4 completions = 2 SFT steps of 2 rows).
+    for folder, steps in (("sft_rl_binary", 1), ("shop_r1", 1), ("sft_continued", 2)):
         state = json.loads((out / folder / "trainer_state.json").read_text())
-        assert state["global_step"] == 1
+        assert state["global_step"] == steps
+    # The frequency table answered every step without a parse failure.
+    markov = [json.loads(line) for line in (out / "markov_eval" / "predictions.jsonl").read_text().splitlines()]
+    assert all(row["parse_error"] is None for row in markov)
+    # Paired intervals of Shop-R1 against every other setting, each [low, high] around its point difference.
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(comparison["paired"]) == {f"shop_r1_minus_{s}" for s in SETTINGS if s != "shop_r1"}
+    for key, intervals in comparison["paired"].items():
+        for metric, (low, high) in intervals.items():
+            point = summary["paired_difference"][key][metric]
+            assert low <= point <= high, (key, metric)
+        other = key.removeprefix("shop_r1_minus_")
+        assert summary["paired_difference"][key]["exact"] == pytest.approx(
+            comparison["shop_r1"]["exact"] - comparison[other]["exact"])
+    assert "significant" in summary["significance"] and "significant" in result.output
     shop_r1_logs = json.loads((out / "shop_r1" / "trainer_state.json").read_text())["log_history"][0]
     assert "rewards/format_reward/mean" in shop_r1_logs
     assert (out / "report" / "report.md").is_file()
     assert "Shop-R1 relative to SFT" in result.output
 
     rerun = CliRunner().invoke(app, args)  # every stage is reused
-    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 8
+    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 11
+
+    # Scoring on the validation users reuses every trained model and writes its own files.
+    validation = CliRunner().invoke(app, [*args, "--split", "validation"])
+    assert validation.exit_code == 0, validation.output
+    assert validation.output.count("already done, reused") == 5  # data and the four trainings
+    scored = json.loads((out / "comparison_validation.json").read_text())
+    val_users = {json.loads(line)["user_id"] for line in (out / "data" / "validation.jsonl").open()}
+    assert scored["sft"]["n"] == 6 and not val_users & {row["user_id"] for row in evaluated}

@@ -86,3 +86,33 @@ def test_missing_dataset_names_the_build_command(tmp_path, smollm2_tokenizer):
     args = SFTDataArguments(dataset_dir=str(tmp_path))
     with pytest.raises(ShopR1Error, match="shop-r1 data build"):
         load_sft_split(args, smollm2_tokenizer, split="train", seed=0)
+
+
+def test_rebalanced_mix_follows_the_paper_ratios_and_leaves_test_alone(tmp_path, smollm2_tokenizer):
+    from collections import Counter
+
+    from shop_r1.data.build import BuildConfig, build_datasets
+    from shop_r1.prompts import PromptConfig
+    from shop_r1.training.sft_data import completion_action_type
+    from tests.conftest import make_session
+
+    # Click-heavy sessions: type, four clicks, terminate; four train users and one test user.
+    sessions = [make_session(f"s{i}", f"u{i}", n_steps=6, html_size=4) for i in range(5)]
+    build_datasets(sessions, tmp_path, BuildConfig(prompt=PromptConfig(max_context_tokens=None), test_fraction=0.2))
+
+    def load(mix, split):
+        args = SFTDataArguments(dataset_dir=str(tmp_path), sft_format="step", sft_mix=mix)
+        return load_sft_split(args, smollm2_tokenizer, split=split, seed=0)
+
+    def mix_of(dataset):
+        return dict(Counter(map(completion_action_type, dataset["completion"])))
+
+    assert mix_of(load("natural", "train")) == {"type_and_submit": 4, "click": 16, "terminate": 4}
+    # PAPER_RATIOS 1.1 : 1.1 : 1 with 4 of the scarcest types: round(4 / 1.1 * 1.1) clicks are kept.
+    assert mix_of(load("rebalanced", "train")) == {"type_and_submit": 4, "click": 4, "terminate": 4}
+    assert mix_of(load("rebalanced", "test")) == {"type_and_submit": 1, "click": 4, "terminate": 1}
+
+
+def test_rebalanced_mix_needs_step_rows(tmp_path):
+    with pytest.raises(ValueError, match="sft_mix rebalanced needs sft_format step"):
+        SFTDataArguments(dataset_dir=str(tmp_path), sft_mix="rebalanced")

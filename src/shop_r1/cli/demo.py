@@ -1,4 +1,5 @@
-"""`shop-r1 demo`: zero-shot vs SFT vs SFT + RL (Binary) vs Shop-R1 on the embedded defaults, in one command."""
+"""`shop-r1 demo`: a frequency table, zero-shot, SFT, continued SFT, SFT + RL (Binary) and Shop-R1 on the
+embedded defaults, in one command."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}"
 
 
-def print_comparison(table: dict[str, dict[str, Any]], improvement: dict[str, float | None]) -> None:
-    from shop_r1.demo import SETTING_TITLES
+def print_comparison(table: dict[str, Any], improvement: dict[str, float | None], split: str = "test") -> None:
+    from shop_r1.demo import SETTING_TITLES, SETTINGS
 
-    view = Table(title="Next-action prediction on held-out shoppers (%, the paper's Table 2 layout)")
+    view = Table(title=f"Next-action prediction on held-out {split} shoppers (%, the paper's Table 2 layout)")
     for column in ("setting", "exact", "type acc", "type F1", "click exact", "type_and_submit exact",
                    "terminate exact", "n"):
         view.add_column(column, justify="right", no_wrap=column == "setting")
-    for setting, row in table.items():
+    for setting in (name for name in SETTINGS if name in table):
+        row = table[setting]
         per_type = row["per_type"]
         view.add_row(SETTING_TITLES.get(setting, setting), _pct(row["exact"]), _pct(row["type_acc"]),
                      _pct(row["type_f1"]),
@@ -49,6 +51,14 @@ def print_comparison(table: dict[str, dict[str, Any]], improvement: dict[str, fl
     console.print(view)
     parts = [f"{name} {'n/a' if value is None else f'{value:+.0%}'}" for name, value in improvement.items()]
     console.print("Shop-R1 relative to SFT: " + ", ".join(parts) + " (paper, 3B: exact +65%)")
+
+
+def print_significance(table: dict[str, Any], points: dict[str, Any]) -> None:
+    from shop_r1.demo import PAIRED_AGAINST, significance_sentence
+
+    for other in PAIRED_AGAINST:
+        if f"shop_r1_minus_{other}" in table.get("paired", {}):
+            console.print(significance_sentence(table["paired"], points, other))
 
 
 def demo(
@@ -61,18 +71,32 @@ def demo(
     dtype: Annotated[str, typer.Option(help="Inference dtype: auto, float32 or bfloat16.")] = "auto",
     predict_batch_size: Annotated[int | None, typer.Option(
         help="Rows per generate call in the evaluations (default: the size's; raise it on a GPU).")] = None,
+    split: Annotated[str, typer.Option(help="Held-out users to score on: test (report once per configuration) "
+                                            "or validation (compare recipes there).")] = "test",
+    no_persona: Annotated[bool, typer.Option("--no-persona", help="Leave the shopper's persona and the visit's "
+                                             "goal out of every prompt (the paper's prompts carry none).")] = False,
 ) -> None:
-    """Reproduce the paper's comparison on the embedded world: zero-shot, SFT, SFT + RL (Binary), Shop-R1.
+    """Reproduce the paper's comparison on the embedded world, with two baselines the paper lacks.
 
-    Simulates shoppers, builds datasets, evaluates the untrained model, trains SFT, then GRPO with the
-    binary reward and with the Shop-R1 rewards from the same SFT checkpoint and step budget, and evaluates
-    all four on the same held-out users. Writes comparison.json, summary.json and report/ (Markdown, PNG).
+    Simulates shoppers, builds datasets (train, validation and test users), fits a frequency table,
+    evaluates the untrained model, trains SFT, then GRPO with the binary reward and with the Shop-R1
+    rewards from the same SFT checkpoint and step budget, and SFT continued for as many trained
+    sequences; scores all six on the same held-out users and prints the paired 95% interval of Shop-R1
+    minus each. Writes comparison.json, summary.json and report/ (Markdown, PNG); with --split
+    validation, comparison_validation.json, summary_validation.json and report_validation/.
     """
+    import json
+
     from shop_r1.demo import DemoConfig, relative_improvement, run_demo
 
-    config = DemoConfig(size=size, model=model, seed=seed, dtype=dtype, predict_batch_size=predict_batch_size)
+    config = DemoConfig(size=size, model=model, seed=seed, dtype=dtype, predict_batch_size=predict_batch_size,
+                        split=split, persona=not no_persona)
     started = time.perf_counter()
     table = run_demo(config, out, on_event=_on_event)
-    print_comparison(table, relative_improvement(table))
-    console.print(f"[green]done[/] in {time.perf_counter() - started:.0f} s: {escape(str(out / 'comparison.json'))}, "
-                  f"{escape(str(out / 'report' / 'report.md'))} and plots in {escape(str(out / 'report'))}")
+    print_comparison(table, relative_improvement(table), split)
+    tag = "" if split == "test" else "_validation"
+    print_significance(table, json.loads((out / f"summary{tag}.json").read_text())["paired_difference"])
+    report = out / f"report{tag}"
+    console.print(f"[green]done[/] in {time.perf_counter() - started:.0f} s: "
+                  f"{escape(str(out / f'comparison{tag}.json'))}, {escape(str(report / 'report.md'))} and plots in "
+                  f"{escape(str(report))}")

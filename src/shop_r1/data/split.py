@@ -47,7 +47,8 @@ def split_sessions(
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {fraction}")
     if test_fraction + validation_fraction >= 1.0:
-        raise ValueError(f"test_fraction + validation_fraction must be below 1, got {test_fraction + validation_fraction}")
+        total = test_fraction + validation_fraction
+        raise ValueError(f"test_fraction + validation_fraction must be below 1, got {total}")
     keys = sorted({split_key(s) for s in sessions})
     random.Random(seed).shuffle(keys)
     n_test = _held_out_count(len(keys), test_fraction, len(keys) - (validation_fraction > 0 and len(keys) > 2))

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shop_r1.rewards import RewardConfig
 
 SFT_FORMATS = ("session", "step")
+SFT_MIXES = ("natural", "rebalanced")
 SELF_CERTAINTY_FORMS = ("kl_u_p", "kl_p_u", "paper_eq3")
 SELF_CERTAINTY_SOURCES = ("auto", "generation", "forward")
 
@@ -139,10 +140,18 @@ class SFTDataArguments(_DatasetArguments):
         "help": "session: whole-session conversations, loss on every assistant turn (paper); "
                 "step: one prompt/completion row per step.", "choices": list(SFT_FORMATS)})
 
+    sft_mix: str = field(default="natural", metadata={
+        "help": "natural: every training row; rebalanced (step rows only): subsample toward the paper's "
+                "near-uniform action-type mix, the mix of the GRPO prompts.", "choices": list(SFT_MIXES)})
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.sft_format not in SFT_FORMATS:
             raise ValueError(f"sft_format must be one of {', '.join(SFT_FORMATS)}, got {self.sft_format!r}")
+        if self.sft_mix not in SFT_MIXES:
+            raise ValueError(f"sft_mix must be one of {', '.join(SFT_MIXES)}, got {self.sft_mix!r}")
+        if self.sft_mix == "rebalanced" and self.sft_format != "step":
+            raise ValueError("sft_mix rebalanced needs sft_format step: a whole session cannot be rebalanced by type")
 
     def train_file(self) -> Path:
         return self.split_path("sft_train" if self.sft_format == "session" else "sft_steps_train")

@@ -19,9 +19,11 @@ on the completion only.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from shop_r1.data.rebalance import rebalance_steps
 from shop_r1.errors import ShopR1Error
 
 if TYPE_CHECKING:
@@ -80,6 +82,19 @@ def subset_rows(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
     return dataset.shuffle(seed=seed).select(range(limit))
 
 
+def completion_action_type(completion: list[Message]) -> str:
+    """The action type a per-step SFT row teaches (its completion is the step's target JSON)."""
+    return json.loads(completion[-1]["content"])["action"]["type"]
+
+
+def rebalance_step_rows(dataset: Dataset, seed: int) -> Dataset:
+    """Per-step rows subsampled toward the paper's near-uniform type mix (`data.rebalance`, section 2)."""
+    types = [completion_action_type(completion) for completion in dataset["completion"]]
+    kept = rebalance_steps(range(len(types)), key=types.__getitem__, seed=seed)
+    logger.info("sft_mix rebalanced: %d of %d training rows kept", len(kept), len(types))
+    return dataset.select(kept)
+
+
 def load_jsonl(path: Any) -> Dataset:
     from datasets import load_dataset
 
@@ -96,7 +111,10 @@ def load_sft_split(
     """The `train` or `test` split, ready for `SFTTrainer` (tokenised sessions, or prompt/completion rows)."""
     path = data_args.train_file() if split == "train" else data_args.eval_file()
     limit = data_args.max_train_samples if split == "train" else data_args.max_eval_samples
-    dataset = subset_rows(load_jsonl(path), limit, seed)
+    dataset = load_jsonl(path)
+    if split == "train" and data_args.sft_mix == "rebalanced":
+        dataset = rebalance_step_rows(dataset, seed)
+    dataset = subset_rows(dataset, limit, seed)
     if data_args.sft_format == "step":
         return dataset.select_columns(["prompt", "completion"])
     dataset = dataset.map(
