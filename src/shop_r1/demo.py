@@ -70,22 +70,26 @@ class DemoSize:
     # natural: every SFT step row; rebalanced: subsampled toward the paper's near-uniform type mix, the
     # mix GRPO prompts and the evaluation steps have (section 2).
     sft_mix: str = "natural"
+    # Which pages' HTML prompts show (`prompts.ContextMode`). The current page is always whole, so the
+    # budget must hold it, the system prompt and every earlier action: on the embedded world that takes
+    # up to about 2,040 tokens (median 1,050) before any earlier page is shown.
+    context: str = "full"
 
 
 SIZES: dict[str, DemoSize] = {
     # For tests with a tiny random model: every code path in about a minute.
-    "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=1024, eval_steps=6, sft_samples=8,
+    "tiny": DemoSize(users=12, sessions_per_user=2, max_context_tokens=2048, eval_steps=6, sft_samples=8,
                      sft_steps=2, sft_batch_size=2, sft_learning_rate=1e-4, grpo_steps=1, grpo_batch_size=4,
                      num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6,
-                     grpo_beta=0.0),
+                     grpo_beta=0.0, context="latest"),
     # Measured on 2 CPU cores with native bf16 (AVX512-BF16): one SFT step of 4 prompts of ~800 tokens
     # takes ~14 s, one GRPO step (4 rollouts) ~22 s, one evaluation of 40 steps ~55 s: about 12 minutes in
     # all. In float32 (CPUs without bf16) every stage is about 4 times slower.
-    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=1024, eval_steps=40, sft_samples=64,
+    "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=2048, eval_steps=40, sft_samples=64,
                       sft_steps=16, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=5, grpo_batch_size=4,
                       num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=64, predict_batch_size=8,
-                      grpo_beta=0.0),
-    "medium": DemoSize(users=300, sessions_per_user=3, max_context_tokens=1536, eval_steps=150, sft_samples=600,
+                      grpo_beta=0.0, context="latest"),
+    "medium": DemoSize(users=300, sessions_per_user=3, max_context_tokens=3072, eval_steps=150, sft_samples=600,
                        sft_steps=150, sft_batch_size=4, sft_learning_rate=5e-5, grpo_steps=30, grpo_batch_size=8,
                        num_generations=4, grpo_learning_rate=2e-6, max_new_tokens=96, predict_batch_size=8),
     "large": DemoSize(users=1000, sessions_per_user=3, max_context_tokens=4096, eval_steps=600, sft_samples=0,
@@ -225,7 +229,9 @@ def build_config(config: DemoConfig) -> Any:
     from shop_r1.prompts import PromptConfig
 
     size = config.sizes
-    return BuildConfig(prompt=PromptConfig(max_context_tokens=size.max_context_tokens, include_persona=config.persona),
+    prompt = PromptConfig(context=size.context, max_context_tokens=size.max_context_tokens,
+                          include_persona=config.persona)
+    return BuildConfig(prompt=prompt,
                        seed=config.seed, rebalance_rl=True, validation_fraction=size.validation_fraction)
 
 
