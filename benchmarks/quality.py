@@ -22,7 +22,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from shop_r1.demo import SETTINGS, SIZES, DemoConfig, run_demo
+from shop_r1.demo import SETTINGS, SIZES, DemoConfig, parse_override, run_demo
 
 HEADLINE = ("exact", "type_acc", "type_f1")
 PER_TYPE = ("click", "type_and_submit", "terminate")
@@ -102,19 +102,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows per generate call in the evaluations (default: the size's; raise it on a GPU)")
     parser.add_argument("--split", default="test", choices=["test", "validation"],
                         help="held-out users to score: validation while choosing knobs, test once per configuration")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="replace one of the size's recipe values (a DemoSize field), e.g. sft_mix=rebalanced; "
+                             "repeat for more")
     parser.add_argument("--no-persona", action="store_true",
                         help="leave the persona (and the visit's goal) out of the prompts, as the paper's prompts do")
     args = parser.parse_args(argv)
+    overrides = dict(parse_override(item) for item in args.overrides)
 
     tables = []
     for seed in args.seeds:
         print(f"== seed {seed} ==", flush=True)
         config = DemoConfig(size=args.size, model=args.model, seed=seed, predict_batch_size=args.predict_batch_size,
-                            split=args.split, persona=not args.no_persona)
+                            split=args.split, persona=not args.no_persona, overrides=overrides)
         tables.append(run_demo(config, Path(args.out) / f"seed{seed}"))
     summary = summarise(tables)
-    print(f"\nsize {args.size}, {args.split} users, persona {'off' if args.no_persona else 'on'}, seeds {args.seeds}: "
-          "mean ± standard deviation over seeds (%)")
+    print(f"\nsize {args.size} {overrides or ''}, {args.split} users, persona {'off' if args.no_persona else 'on'}, "
+          f"seeds {args.seeds}: mean ± standard deviation over seeds (%)")
     metrics = [*HEADLINE, *(f"exact/{kind}" for kind in PER_TYPE)]
     print(f"{'setting':<16}" + "".join(f"{m:>22}" for m in metrics))
     for setting, values in summary.items():
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = "" if args.split == "test" else "_validation"
     (Path(args.out) / f"quality{tag}.json").write_text(json.dumps(
         {"size": args.size, "split": args.split, "persona": not args.no_persona, "seeds": args.seeds,
-         "summary": summary, "paired": [table["paired"] for table in tables],
+         "overrides": overrides, "summary": summary, "paired": [table["paired"] for table in tables],
          "targets": [{"target": n, "met": ok, "detail": d} for n, ok, d in checks]}, indent=2))
     return 0 if all(ok for _, ok, _ in checks) else 1
 

@@ -27,7 +27,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,23 @@ SIZES: dict[str, DemoSize] = {
 }
 
 
+def parse_override(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` for a DemoSize field, the value converted to that field's type.
+
+    >>> parse_override("grpo_learning_rate=3e-6"), parse_override("sft_mix=rebalanced")
+    (('grpo_learning_rate', 3e-06), ('sft_mix', 'rebalanced'))
+    """
+    key, sep, raw = text.partition("=")
+    types = {f.name: f.type for f in fields(DemoSize)}
+    if not sep or key not in types:
+        raise ShopR1Error(f"expected KEY=VALUE with KEY one of {', '.join(types)}, got {text!r}")
+    kind = types[key] if isinstance(types[key], str) else types[key].__name__
+    try:
+        return key, {"int": int, "float": float, "str": str}[kind](raw)
+    except ValueError:
+        raise ShopR1Error(f"{key} takes a {kind}, got {raw!r}") from None
+
+
 def fast_bf16() -> bool:
     """Whether bf16 arithmetic is fast here: a CUDA device, or a CPU with native bf16 (AVX512-BF16 / AMX)."""
     import torch
@@ -131,8 +148,14 @@ class DemoConfig:
     # Whether prompts carry the shopper's persona (with the visit's goal). The paper's prompts carry none
     # (section 2); the embedded world has one, so both are reported.
     persona: bool = True
+    # Recipe knobs that replace the size's values (DemoSize field -> value), e.g. {"sft_mix": "rebalanced"}:
+    # how the quality benchmark tries configurations on the validation users.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        known = {f.name for f in fields(DemoSize)}
+        if unknown := sorted(set(self.overrides) - known):
+            raise ShopR1Error(f"unknown recipe key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if self.size not in SIZES:
             raise ShopR1Error(f"unknown demo size {self.size!r}; known: {', '.join(SIZES)}")
         if self.split not in EVAL_SPLITS:
@@ -142,7 +165,7 @@ class DemoConfig:
 
     @property
     def sizes(self) -> DemoSize:
-        return SIZES[self.size]
+        return replace(SIZES[self.size], **self.overrides)
 
     def resolved(self) -> DemoConfig:
         """The same configuration with the machine-dependent choices made (so they enter stage keys)."""

@@ -39,14 +39,21 @@ TokenCounter = Callable[[list[Message]], int]
 ContextMode = Literal["full", "latest", "none"]
 CONTEXT_MODES: tuple[str, ...] = ("full", "latest", "none")
 
-SYSTEM_PROMPT = """\
+_ROLE = """\
 You are role-playing a person shopping on a website. At each step you are shown what you have seen \
 and done so far in this visit, then the page in front of you now. Decide what you do next and why, \
-as that person would.
-
+as that person would."""
+_ROLE_HISTORY_ONLY = """\
+You are role-playing a person shopping on a website. At each step you are shown the actions you have \
+taken so far in this visit, with each page's address when it is known, but not the pages themselves. \
+Decide what you do next and why, as that person would."""
+_PAGES = """\
 Each page is given as simplified HTML: scripts and styling are removed, and every element you can \
-interact with has a unique `name` attribute (for example `search_input` or `search_results.item_2`).
-
+interact with has a unique `name` attribute (for example `search_input` or `search_results.item_2`)."""
+_NAMES_HISTORY_ONLY = """\
+Every element you can interact with has a unique hierarchical name (for example `search_input` or \
+`search_results.item_2`)."""
+_ACTIONS_AND_ANSWER = """\
 You can take one of three actions:
 - {"type": "click", "name": "<name>"}: click the element with that name (a link, button, option or product).
 - {"type": "type_and_submit", "name": "<name>", "text": "<text>"}: type text into that input and submit it.
@@ -56,20 +63,31 @@ Answer with a single JSON object and nothing else. Put a short first-person sent
 reason first, then the action:
 {"rationale": "<why you take this action>", "action": {...}}"""
 
+# The paper's system prompt content (section 1 of the method: role, action space, simplified HTML with
+# named elements, a first-person rationale, one JSON object), in the project's words.
+SYSTEM_PROMPT = "\n\n".join((_ROLE, _PAGES, _ACTIONS_AND_ANSWER))
+# For `context="none"` (history-only logs such as OPeRA's actions): the same task, without claiming
+# that pages are shown.
+SYSTEM_PROMPT_HISTORY_ONLY = "\n\n".join((_ROLE_HISTORY_ONLY, _NAMES_HISTORY_ONLY, _ACTIONS_AND_ANSWER))
+
 NEXT_ACTION_QUESTION = "What do you do next? Answer with one JSON object."
 DROPPED_PAGE_MARKER = "[page content omitted to fit the context budget]"
 
 
 @dataclass(frozen=True)
 class PromptConfig:
-    """How prompts are built. `max_context_tokens=None` disables the token budget."""
+    """How prompts are built. `max_context_tokens=None` disables the token budget. `system_prompt=None`
+    takes the context's own: `SYSTEM_PROMPT_HISTORY_ONLY` for "none", else `SYSTEM_PROMPT`."""
 
     context: ContextMode = "full"
     max_context_tokens: int | None = 32768
     include_persona: bool = True
-    system_prompt: str = SYSTEM_PROMPT
+    system_prompt: str | None = None
 
     def __post_init__(self) -> None:
+        if self.system_prompt is None:
+            default = SYSTEM_PROMPT_HISTORY_ONLY if self.context == "none" else SYSTEM_PROMPT
+            object.__setattr__(self, "system_prompt", default)
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
         if self.max_context_tokens is not None and self.max_context_tokens <= 0:

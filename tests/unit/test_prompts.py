@@ -229,3 +229,18 @@ def test_next_action_prompt_without_a_page_may_drop_every_page(smollm2_tokenizer
     assert count(prompt.messages) <= bare
     with pytest.raises(PromptTooLongError):
         next_action_prompt(steps, None, config=PromptConfig(max_context_tokens=bare - 1), count_tokens=count)
+
+
+def test_history_only_prompts_do_not_claim_to_show_pages():
+    from shop_r1.prompts import SYSTEM_PROMPT_HISTORY_ONLY
+
+    session = make_session(n_steps=3)
+    none = rl_prompt(session, 2, PromptConfig(context="none", max_context_tokens=None))
+    assert none.messages[0]["content"] == SYSTEM_PROMPT_HISTORY_ONLY
+    assert "HTML" not in SYSTEM_PROMPT_HISTORY_ONLY and "HTML" in SYSTEM_PROMPT
+    # The action space and the answer format are the same words in both.
+    assert SYSTEM_PROMPT.split("You can take one of three actions:")[1] == \
+        SYSTEM_PROMPT_HISTORY_ONLY.split("You can take one of three actions:")[1]
+    for context in ("full", "latest"):
+        assert PromptConfig(context=context).system_prompt == SYSTEM_PROMPT
+    assert PromptConfig(context="none", system_prompt="mine").system_prompt == "mine"
