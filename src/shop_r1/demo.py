@@ -289,15 +289,12 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
 def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.data.io import read_sessions, write_jsonl
-        from shop_r1.data.split import split_sessions
-        from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows
+        from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows, training_sessions
         from shop_r1.evaluation.predict import load_rl_rows
 
-        build = build_config(config)
         sessions = read_sessions(data_dir / "sessions.jsonl")
-        split = split_sessions(sessions, test_fraction=build.test_fraction,
-                               validation_fraction=build.validation_fraction, seed=build.seed)
-        table = MarkovBaseline.fit(split.train)
+        manifest = json.loads((data_dir / "datasets" / "manifest.json").read_text(encoding="utf-8"))
+        table = MarkovBaseline.fit(training_sessions(sessions, manifest))
         rows = baseline_prediction_rows(load_rl_rows(eval_file), {s.session_id: s for s in sessions}, table)
         write_jsonl(workdir / "predictions.jsonl", rows)
 

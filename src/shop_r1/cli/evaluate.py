@@ -2,6 +2,7 @@
 
     shop-r1 predict --model runs/sft --data datasets/rl_test.jsonl --out runs/sft/predictions.jsonl
     shop-r1 evaluate runs/sft/predictions.jsonl runs/grpo/predictions.jsonl --names sft,shop_r1 --out report/
+    shop-r1 baseline sessions.jsonl datasets/ --out runs/markov/predictions.jsonl
 
 The lead registers both functions on the root app (`app.command("predict")(predict)`, ...).
 """
@@ -28,7 +29,7 @@ from rich.text import Text
 from shop_r1.embedded import DEFAULT_MODEL
 from shop_r1.errors import ShopR1Error
 
-__all__ = ["evaluate", "predict"]
+__all__ = ["baseline", "evaluate", "predict"]
 
 console = Console(soft_wrap=True)
 
@@ -181,3 +182,36 @@ def evaluate(
         except OSError as err:
             raise ShopR1Error(f"could not write the report to {out}: {err}") from err
         console.print(f"[green]wrote[/] {', '.join(escape(str(p)) for p in written.values())}")
+
+
+def baseline(
+    sessions: Annotated[Path, typer.Argument(help="The sessions file the datasets were built from.", exists=True,
+                                             dir_okay=False, readable=True)],
+    dataset_dir: Annotated[Path, typer.Argument(help="Output directory of `shop-r1 data build` (its manifest "
+                                                     "says which users are train).", exists=True, file_okay=False)],
+    out: Annotated[Path, typer.Option("--out", help="Predictions file (JSONL), scored like a model's.",
+                                      dir_okay=False)],
+    split: Annotated[str, typer.Option(help="Which RL rows to answer: test or validation.")] = "test",
+) -> None:
+    """The frequency-table baseline: the most frequent next action given the page kind and the previous
+    action, fitted on the build's training users. What a language model must beat to have learned more."""
+    import json
+
+    from shop_r1.data.io import read_sessions, write_jsonl
+    from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows, training_sessions
+    from shop_r1.evaluation.predict import load_rl_rows
+
+    if split not in ("test", "validation"):
+        raise typer.BadParameter("must be test or validation", param_hint="--split")
+    manifest_path, rows_path = dataset_dir / "manifest.json", dataset_dir / f"rl_{split}.jsonl"
+    for path in (manifest_path, rows_path):
+        if not path.is_file():
+            raise ShopR1Error(f"{path} is missing: build the datasets with `shop-r1 data build` first"
+                              + (" (with --validation-fraction)" if split == "validation" else ""))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    every_session = read_sessions(sessions)
+    table = MarkovBaseline.fit(training_sessions(every_session, manifest))
+    rows = baseline_prediction_rows(load_rl_rows(rows_path), {s.session_id: s for s in every_session}, table)
+    write_jsonl(out, rows)
+    console.print(f"{len(rows)} {split} steps answered by a table of {len(table.by_context)} contexts: "
+                  f"{escape(str(out))}")

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from shop_r1.data.split import split_sessions
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.records import prediction_row, step_key
 from shop_r1.schema import Action, Session, Step
 
-__all__ = ["MarkovBaseline", "baseline_prediction_rows", "page_kind", "previous_action_key"]
+__all__ = ["MarkovBaseline", "baseline_prediction_rows", "page_kind", "previous_action_key", "training_sessions"]
 
 START = "start"
 UNKNOWN_PAGE = "unknown"
@@ -117,3 +118,21 @@ def baseline_prediction_rows(
         out.append(prediction_row(row, completion, finish_reason="stop", completion_tokens=None,
                                   generation={"model": "markov-baseline", "backend": "frequency-table"}))
     return out
+
+
+def training_sessions(sessions: Sequence[Session], manifest: Mapping[str, Any]) -> list[Session]:
+    """The train split of a `data build`, recomputed from its sessions and its manifest's split settings.
+
+    The split is a pure function of the sessions and (test_fraction, validation_fraction, seed), so the
+    table is fitted on exactly the users the models were trained on; a sessions file that does not give
+    the manifest's held-out users back is refused.
+    """
+    config = manifest.get("config", {})
+    split = split_sessions(sessions, test_fraction=config.get("test_fraction", 0.2),
+                           validation_fraction=config.get("validation_fraction", 0.0), seed=config.get("seed", 0))
+    for name, part in (("test", split.test), ("validation", split.validation)):
+        recorded = manifest.get(f"{name}_users")
+        if recorded is not None and sorted({s.user_id for s in part if s.user_id}) != sorted(recorded):
+            raise ShopR1Error(f"these sessions do not split into the build's {name} users: pass the sessions file "
+                              "the datasets were built from")
+    return split.train
