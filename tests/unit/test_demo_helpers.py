@@ -30,3 +30,65 @@ def test_predict_batch_size_override_is_checked_and_leaves_the_size_alone():
     assert config.resolved().predict_batch_size == 64
     with pytest.raises(ShopR1Error, match="predict_batch_size"):
         DemoConfig(predict_batch_size=0)
+
+
+def test_recipe_overrides_replace_size_values_and_unknown_keys_are_refused():
+    from shop_r1.demo import SIZES, DemoConfig, parse_override
+    from shop_r1.errors import ShopR1Error
+
+    config = DemoConfig(overrides=dict([parse_override("sft_mix=rebalanced"), parse_override("grpo_steps=12")]))
+    assert config.sizes.sft_mix == "rebalanced" and config.sizes.grpo_steps == 12
+    assert config.sizes.sft_steps == SIZES["small"].sft_steps
+    with pytest.raises(ShopR1Error, match="unknown recipe key"):
+        DemoConfig(overrides={"grpo_stepz": 3})
+    with pytest.raises(ShopR1Error, match="grpo_steps takes a int"):
+        parse_override("grpo_steps=many")
+    with pytest.raises(ShopR1Error, match="expected KEY=VALUE"):
+        parse_override("grpo_steps")
+
+
+def test_continued_sft_trains_as_many_sequences_as_the_rl_stage():
+    from dataclasses import replace
+
+    from shop_r1.demo import SIZES, continued_sft_steps
+
+    small = SIZES["small"]  # 5 GRPO steps x 4 completions = 20 sequences = 5 SFT steps of 4 rows
+    assert continued_sft_steps(small) == 5
+    assert continued_sft_steps(replace(small, grpo_batch_size=8, sft_batch_size=3)) == 14  # ceil(40 / 3)
+
+
+def test_significance_says_which_way_and_only_when_the_interval_excludes_zero():
+    from shop_r1.demo import significance_sentence
+
+    points = {"shop_r1_minus_sft": {"exact": 0.05}}
+    assert significance_sentence({"shop_r1_minus_sft": {"exact": [0.01, 0.09]}}, points).startswith(
+        "Shop-R1 is significantly better than SFT on exact action accuracy: +5.0 points, 95% interval [+1.0, +9.0]")
+    assert "significantly worse" in significance_sentence(
+        {"shop_r1_minus_sft": {"exact": [-0.09, -0.01]}}, {"shop_r1_minus_sft": {"exact": -0.05}})
+    assert "not significant (the interval contains 0)" in significance_sentence(
+        {"shop_r1_minus_sft": {"exact": [0.0, 0.09]}}, points)  # a bound at 0 does not exclude 0
+    assert "no interval" in significance_sentence({"shop_r1_minus_sft": {"exact": [None, None]}},
+                                                  {"shop_r1_minus_sft": {"exact": None}})
+
+
+def test_paired_intervals_compare_shop_r1_with_each_setting_on_the_same_sessions():
+    import json
+
+    from shop_r1.demo import paired_intervals
+    from shop_r1.evaluation.metrics import MetricsConfig
+    from shop_r1.evaluation.records import PredictionRecord
+    from shop_r1.schema import Action
+
+    gold = Action("click", name="buy_now")
+    right = json.dumps({"rationale": "", "action": {"type": "click", "name": "buy_now"}})
+    wrong = json.dumps({"rationale": "", "action": {"type": "terminate"}})
+
+    def run(hits):
+        return [PredictionRecord(f"s{i}", 0, right if hit else wrong, gold) for i, hit in enumerate(hits)]
+
+    runs = {"sft": run([True] + [False] * 9), "shop_r1": run([True] * 10)}
+    intervals, points = paired_intervals(runs, MetricsConfig(n_resamples=200, seed=0))
+    assert set(intervals) == {"shop_r1_minus_sft"}
+    assert points["shop_r1_minus_sft"]["exact"] == pytest.approx(0.9)
+    low, high = intervals["shop_r1_minus_sft"]["exact"]
+    assert 0.6 <= low <= 0.9 <= high <= 1.0
