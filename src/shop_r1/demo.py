@@ -6,8 +6,8 @@ so a rerun resumes after the last finished stage:
 1. `data`: simulate shoppers in the embedded store, build the SFT/RL datasets (split by user into train,
    validation and test), and fix the held-out evaluation steps (the same steps for every setting):
    `eval.jsonl` from the test users, `validation.jsonl` from the validation users (for choosing knobs).
-2. `markov`: the frequency-table baseline fitted on the training users (`evaluation.markov_baseline`).
-3. `zero_shot`: predictions of the untrained embedded model.
+2. `markov_eval`: the frequency-table baseline fitted on the training users (`evaluation.markov_baseline`).
+3. `zero_shot_eval`: predictions of the untrained embedded model.
 4. `sft` -> `sft_eval`: SFT cold start, then its predictions.
 5. `sft_rl_binary` -> `sft_rl_binary_eval`: GRPO from the SFT model with the binary exact-match reward.
 6. `shop_r1` -> `shop_r1_eval`: GRPO from the same SFT model, same step budget, Shop-R1 rewards.
@@ -17,8 +17,9 @@ so a rerun resumes after the last finished stage:
 8. `compare`: metrics with bootstrap CIs, paired intervals of Shop-R1 against each other setting
    (resampling sessions), `comparison.json`, a Markdown report and plots.
 
-`--split validation` scores every setting on the validation steps instead, so recipes are compared
-without touching the test users. The numbers are whatever the run measures.
+`--split validation` scores every setting on the validation steps instead (prediction folders end in
+`_val`), so recipes are compared without touching the test users; it reuses every trained model. The
+numbers are whatever the run measures.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ SIZES: dict[str, DemoSize] = {
                      sft_steps=2, sft_batch_size=2, sft_learning_rate=1e-4, grpo_steps=1, grpo_batch_size=4,
                      num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6,
                      grpo_beta=0.0, context="latest"),
-    # Measured on 2 CPU cores with native bf16 (AVX512-BF16): one SFT step of 4 prompts of ~800 tokens
-    # takes ~14 s, one GRPO step (4 rollouts) ~22 s, one evaluation of 40 steps ~55 s: about 12 minutes in
-    # all. In float32 (CPUs without bf16) every stage is about 4 times slower.
+    # Measured on 2 CPU cores without native bf16 (float32): one SFT step of 4 rows of about 1,100 tokens
+    # takes ~76 s, one GRPO step (4 rollouts) ~65 s, one evaluation of 40 steps ~160 s: 51 minutes in all.
+    # With 768-token prompts whose current page was cut, the same stages took 12 minutes with native bf16.
     "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=2048, eval_steps=40, sft_samples=64,
                       sft_steps=16, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=5, grpo_batch_size=4,
                       num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=64, predict_batch_size=8,

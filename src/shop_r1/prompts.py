@@ -7,8 +7,8 @@ carry no rationales; SFT conversations put each step's rationale and action in a
 When a prompt exceeds `max_context_tokens` (counted with the real tokenizer), the HTML of the oldest
 pages is replaced by a one-line marker first; the actions, the system prompt and the current page are
 kept. The current page is never cut: a click names an element that is only on that page, so a prompt
-that cannot show it whole is a `PromptTooLongError` that names the tokens it needs (project default
-where the paper is silent on truncation, section 2).
+that cannot show it whole is a `PromptTooLongError` that names the tokens it needs (the paper gives
+no truncation policy; this is the project's default).
 
 `next_action_prompt` builds the same prompt from steps and a page that need not form a `Session`, and
 also without a current page (serving a live session whose every page was acted on: the history and the
@@ -63,8 +63,8 @@ Answer with a single JSON object and nothing else. Put a short first-person sent
 reason first, then the action:
 {"rationale": "<why you take this action>", "action": {...}}"""
 
-# The paper's system prompt content (section 1 of the method: role, action space, simplified HTML with
-# named elements, a first-person rationale, one JSON object), in the project's words.
+# What the paper's system prompt tells the model (role, action space, simplified HTML with named
+# elements, a first-person rationale, one JSON object), in the project's words.
 SYSTEM_PROMPT = "\n\n".join((_ROLE, _PAGES, _ACTIONS_AND_ANSWER))
 # For `context="none"` (history-only logs such as OPeRA's actions): the same task, without claiming
 # that pages are shown.
