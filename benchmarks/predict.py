@@ -83,7 +83,7 @@ def load_prompts(data: str | None, n: int, max_context_tokens: int, context: str
         for index in range(len(session.steps)):
             try:
                 messages = rl_prompt(session, index, config, counter).messages
-            except PromptTooLongError:  # a long session's actions alone exceed the budget: skip that step
+            except PromptTooLongError:  # the current page (never cut) and the actions exceed the budget: skip it
                 continue
             prompts.append(((session.session_id, index), messages))
             if len(prompts) == n:

@@ -290,13 +290,12 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
 def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.data.io import read_sessions, write_jsonl
-        from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows, training_sessions
+        from shop_r1.evaluation.markov_baseline import build_baseline_predictions
         from shop_r1.evaluation.predict import load_rl_rows
 
-        sessions = read_sessions(data_dir / "sessions.jsonl")
         manifest = json.loads((data_dir / "datasets" / "manifest.json").read_text(encoding="utf-8"))
-        table = MarkovBaseline.fit(training_sessions(sessions, manifest))
-        rows = baseline_prediction_rows(load_rl_rows(eval_file), {s.session_id: s for s in sessions}, table)
+        _, rows = build_baseline_predictions(read_sessions(data_dir / "sessions.jsonl"), manifest,
+                                             load_rl_rows(eval_file))
         write_jsonl(workdir / "predictions.jsonl", rows)
 
     return run

@@ -198,7 +198,7 @@ def baseline(
     import json
 
     from shop_r1.data.io import read_sessions, write_jsonl
-    from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows, training_sessions
+    from shop_r1.evaluation.markov_baseline import build_baseline_predictions
     from shop_r1.evaluation.predict import load_rl_rows
 
     if split not in ("test", "validation"):
@@ -209,9 +209,7 @@ def baseline(
             raise ShopR1Error(f"{path} is missing: build the datasets with `shop-r1 data build` first"
                               + (" (with --validation-fraction)" if split == "validation" else ""))
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    every_session = read_sessions(sessions)
-    table = MarkovBaseline.fit(training_sessions(every_session, manifest))
-    rows = baseline_prediction_rows(load_rl_rows(rows_path), {s.session_id: s for s in every_session}, table)
+    table, rows = build_baseline_predictions(read_sessions(sessions), manifest, load_rl_rows(rows_path))
     write_jsonl(out, rows)
     console.print(f"{len(rows)} {split} steps answered by a table of {len(table.by_context)} contexts: "
                   f"{escape(str(out))}")

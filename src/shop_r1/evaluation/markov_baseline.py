@@ -35,7 +35,8 @@ from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.records import prediction_row, step_key
 from shop_r1.schema import Action, Session, Step
 
-__all__ = ["MarkovBaseline", "baseline_prediction_rows", "page_kind", "previous_action_key", "training_sessions"]
+__all__ = ["MarkovBaseline", "baseline_prediction_rows", "build_baseline_predictions", "page_kind",
+           "previous_action_key", "training_sessions"]
 
 START = "start"
 UNKNOWN_PAGE = "unknown"
@@ -136,3 +137,11 @@ def training_sessions(sessions: Sequence[Session], manifest: Mapping[str, Any]) 
             raise ShopR1Error(f"these sessions do not split into the build's {name} users: pass the sessions file "
                               "the datasets were built from")
     return split.train
+
+
+def build_baseline_predictions(
+    sessions: Sequence[Session], manifest: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]
+) -> tuple[MarkovBaseline, list[dict[str, Any]]]:
+    """The table fitted on a build's training users, and its predictions rows for `rows` of that build."""
+    table = MarkovBaseline.fit(training_sessions(sessions, manifest))
+    return table, baseline_prediction_rows(rows, {s.session_id: s for s in sessions}, table)
