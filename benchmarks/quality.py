@@ -2,6 +2,8 @@
 
     python benchmarks/quality.py --size small --seeds 0 1 2 --split validation   # choose knobs here
     python benchmarks/quality.py --size medium --seeds 0 1 2 --out runs/quality  # then test, once
+    python benchmarks/quality.py --size small --seeds 0 --split validation --out runs/q-lr \
+        --set grpo_learning_rate=1e-4 --reuse runs/quality      # a GRPO knob: data and SFT reused
 
 Runs `shop_r1.demo.run_demo` once per seed (each in its own folder, so an interrupted benchmark resumes
 stage by stage; scoring validation and test from one folder reuses every trained model) and prints the
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                              "repeat for more")
     parser.add_argument("--no-persona", action="store_true",
                         help="leave the persona (and the visit's goal) out of the prompts, as the paper's prompts do")
+    parser.add_argument("--reuse", action="append", default=[], metavar="DIR",
+                        help="another quality output directory whose finished stages with the same key are linked "
+                             "in, per seed (a GRPO-only recipe change reuses its data and SFT); repeat for more")
     args = parser.parse_args(argv)
     overrides = dict(parse_override(item) for item in args.overrides)
 
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== seed {seed} ==", flush=True)
         config = DemoConfig(size=args.size, model=args.model, seed=seed, predict_batch_size=args.predict_batch_size,
                             split=args.split, persona=not args.no_persona, overrides=overrides)
-        tables.append(run_demo(config, Path(args.out) / f"seed{seed}"))
+        tables.append(run_demo(config, Path(args.out) / f"seed{seed}",
+                               reuse_from=[Path(other) / f"seed{seed}" for other in args.reuse]))
     summary = summarise(tables)
     print(f"\nsize {args.size} {overrides or ''}, {args.split} users, persona {'off' if args.no_persona else 'on'}, "
           f"seeds {args.seeds}: mean ± standard deviation over seeds (%)")

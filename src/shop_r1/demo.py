@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -394,17 +394,51 @@ def significance_sentence(paired: Mapping[str, Any], points: Mapping[str, Any], 
     return f"{verdict}: {span}."
 
 
+# The DemoSize fields each stage reads, so that a recipe change reruns only the stages it affects (a new
+# GRPO learning rate keeps the datasets and the SFT model). Keys of upstream stages are folded in by run_demo.
+DATA_FIELDS = ("users", "sessions_per_user", "max_context_tokens", "eval_steps", "validation_fraction", "context")
+SFT_FIELDS = ("sft_samples", "sft_steps", "sft_batch_size", "sft_learning_rate", "sft_mix", "max_context_tokens",
+              "max_new_tokens")
+GRPO_FIELDS = ("grpo_steps", "grpo_batch_size", "num_generations", "grpo_learning_rate", "grpo_beta",
+               "max_context_tokens", "max_new_tokens")
+# Continued SFT trains as many sequences as a GRPO stage does (`continued_sft_steps`).
+CONTINUED_SFT_FIELDS = (*SFT_FIELDS, "grpo_steps", "grpo_batch_size")
+PREDICT_FIELDS = ("max_new_tokens",)
+
+
+def stage_keys(config: DemoConfig) -> dict[str, dict[str, Any]]:
+    """Each stage's own configuration (before upstream keys are added): what its output depends on."""
+    size = asdict(config.sizes)
+
+    def pick(names: Sequence[str]) -> dict[str, Any]:
+        return {name: size[name] for name in names}
+
+    training = {"seed": config.seed, "model": config.model, "bf16": config.bf16, "persona": config.persona}
+    return {
+        "data": {**pick(DATA_FIELDS), "seed": config.seed, "model": config.model, "persona": config.persona},
+        "sft": {**pick(SFT_FIELDS), **training},
+        "grpo": {**pick(GRPO_FIELDS), **training, "temperature": config.temperature},
+        "sft_continued": {**pick(CONTINUED_SFT_FIELDS), **training},
+        "predict": {**pick(PREDICT_FIELDS), "temperature": config.temperature, "dtype": config.dtype,
+                    "split": config.split},
+    }
+
+
 def run_demo(config: DemoConfig, out: str | Path,
-             on_event: Callable[[str, Stage, Any], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) every stage; return and write `comparison.json` (or `comparison_validation.json`)."""
+             on_event: Callable[[str, Stage, Any], None] | None = None,
+             reuse_from: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Run (or resume) every stage; return and write `comparison.json` (or `comparison_validation.json`).
+
+    `reuse_from`: other demo output directories whose finished stages with the same key are linked in
+    instead of recomputed (a recipe that changes only GRPO knobs reuses another run's data and SFT).
+    """
     config = config.resolved()
     root = Path(out)
-    pipeline = Pipeline(root, on_event=on_event)
-    base = {"size": asdict(config.sizes), "seed": config.seed, "model": config.model, "bf16": config.bf16,
-            "persona": config.persona}
-    data = pipeline.run(Stage("data", _data_stage(config), base, "simulate shoppers, build datasets"))
+    pipeline = Pipeline(root, on_event=on_event, reuse_from=reuse_from)
+    keys = stage_keys(config)
+    data = pipeline.run(Stage("data", _data_stage(config), keys["data"], "simulate shoppers, build datasets"))
     dataset_dir, eval_file = data.workdir / "datasets", data.workdir / EVAL_FILES[config.split]
-    gen = {"data": data.key, "temperature": config.temperature, "dtype": config.dtype, "split": config.split}
+    gen = {"data": data.key, **keys["predict"]}
     # Test predictions keep their historical folder names; validation ones sit beside them.
     suffix = "_eval" if config.split == "test" else "_val"
 
@@ -415,14 +449,15 @@ def run_demo(config: DemoConfig, out: str | Path,
     pipeline.run(Stage(f"markov{suffix}", _markov_stage(config, data.workdir, eval_file), gen,
                        f"frequency-table baseline fitted on the training users ({config.split} users)"))
     evaluate("zero_shot", config.model, config.model, "untrained model")
-    sft = pipeline.run(Stage("sft", _sft_stage(config, dataset_dir), {"data": data.key, **base}, "SFT cold start"))
+    sft = pipeline.run(Stage("sft", _sft_stage(config, dataset_dir), {"data": data.key, **keys["sft"]},
+                             "SFT cold start"))
     evaluate("sft", str(sft.workdir), sft.key, "SFT model")
     for setting, mode in (("sft_rl_binary", "binary"), ("shop_r1", "shop_r1")):
         trained = pipeline.run(Stage(setting, _grpo_stage(config, dataset_dir, sft.workdir, mode),
-                                     {"sft": sft.key, "reward_mode": mode, **base}, f"GRPO ({mode}) from SFT"))
+                                     {"sft": sft.key, "reward_mode": mode, **keys["grpo"]}, f"GRPO ({mode}) from SFT"))
         evaluate(setting, str(trained.workdir), trained.key, f"{SETTING_TITLES[setting]} model")
     continued = pipeline.run(Stage("sft_continued", _sft_stage(config, dataset_dir, start_from=sft.workdir),
-                                   {"sft": sft.key, **base},
+                                   {"sft": sft.key, **keys["sft_continued"]},
                                    f"SFT continued for the RL stage's {continued_sft_steps(config.sizes)} steps' "
                                    "worth of trained sequences"))
     evaluate("sft_continued", str(continued.workdir), continued.key, "continued SFT model")

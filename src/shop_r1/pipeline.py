@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,32 @@ class StageResult:
     seconds: float
 
 
+def link_tree(source: Path, target: Path) -> None:
+    """Copy a finished stage's directory as hard links (model weights are hundreds of MB; a finished stage's
+    files are never written again, and a rerun removes its directory before writing). Falls back to copies
+    across file systems. Built beside `target` and renamed, so an interrupted copy is never taken as done."""
+    partial = target.with_name(f".{target.name}.partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, partial, copy_function=link_or_copy)
+    partial.rename(target)
+
+
 class Pipeline:
     """Runs stages in order under `root`, one directory per stage."""
 
-    def __init__(self, root: str | Path, *, on_event: Callable[[str, Stage, StageResult | None], None] | None = None):
+    def __init__(self, root: str | Path, *, on_event: Callable[[str, Stage, StageResult | None], None] | None = None,
+                 reuse_from: Sequence[str | Path] = ()):
         self.root = Path(root)
         self.on_event = on_event
+        self.reuse_from = [Path(other) for other in reuse_from]
         self.results: dict[str, StageResult] = {}
 
     def workdir(self, name: str) -> Path:
@@ -74,8 +95,8 @@ class Pipeline:
         """The key of a finished stage, for later stages to fold into their own configuration."""
         return self.results[name].key
 
-    def is_done(self, stage: Stage) -> bool:
-        marker = self.workdir(stage.name) / STAGE_FILE
+    def is_done(self, stage: Stage, root: Path | None = None) -> bool:
+        marker = (root or self.root) / stage.name / STAGE_FILE
         if not marker.is_file():
             return False
         try:
@@ -94,6 +115,12 @@ class Pipeline:
             return result
         if workdir.exists():  # stale or half-finished: start clean so no old file is mistaken for new
             shutil.rmtree(workdir)
+        if (source := self._finished_elsewhere(stage)) is not None:
+            link_tree(source / stage.name, workdir)
+            result = StageResult(stage.name, workdir, key, cached=True, seconds=0.0)
+            self._emit("reused", stage, result)
+            self.results[stage.name] = result
+            return result
         workdir.mkdir(parents=True)
         self._emit("start", stage, None)
         started = time.perf_counter()
@@ -112,6 +139,12 @@ class Pipeline:
         self.results[stage.name] = result
         self._emit("done", stage, result)
         return result
+
+    def _finished_elsewhere(self, stage: Stage) -> Path | None:
+        for other in self.reuse_from:
+            if other.resolve() != self.root.resolve() and self.is_done(stage, other):
+                return other
+        return None
 
     def _emit(self, event: str, stage: Stage, result: StageResult | None) -> None:
         if self.on_event is not None:

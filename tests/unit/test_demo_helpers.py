@@ -92,3 +92,47 @@ def test_paired_intervals_compare_shop_r1_with_each_setting_on_the_same_sessions
     assert points["shop_r1_minus_sft"]["exact"] == pytest.approx(0.9)
     low, high = intervals["shop_r1_minus_sft"]["exact"]
     assert 0.6 <= low <= 0.9 <= high <= 1.0
+
+
+def _changed(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 2 if value else 0.5
+    return {"natural": "rebalanced", "latest": "full", "full": "latest"}[value]
+
+
+def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(tmp_path):
+    """For each DemoSize field: if the flags or build config a stage runs with change, its key changes."""
+    from dataclasses import asdict, fields
+
+    from shop_r1.demo import SIZES, DemoConfig, build_config, grpo_argv, sft_argv, stage_keys
+
+    base = DemoConfig().resolved()
+    d, m = tmp_path / "data", tmp_path / "model"
+
+    def inputs(config):
+        return {"data": (repr(build_config(config)), asdict(config.sizes)["eval_steps"]),
+                "sft": sft_argv(config, d, m),
+                "sft_continued": sft_argv(config, d, m, start_from=m),
+                "grpo": grpo_argv(config, d, m, m, "shop_r1"),
+                "predict": config.sizes.max_new_tokens}
+
+    reached = {}
+    for field in fields(SIZES["small"]):
+        if field.name == "predict_batch_size":  # batching is deliberately not part of any key
+            continue
+        changed = DemoConfig(overrides={field.name: _changed(getattr(SIZES["small"], field.name))}).resolved()
+        old, new = inputs(base), inputs(changed)
+        old_keys, new_keys = stage_keys(base), stage_keys(changed)
+        for stage in old:
+            if old[stage] != new[stage]:
+                assert old_keys[stage] != new_keys[stage], (field.name, stage)
+        reached[field.name] = sorted(stage for stage in old_keys if old_keys[stage] != new_keys[stage])
+    assert reached["grpo_learning_rate"] == ["grpo"]  # a GRPO knob keeps the datasets and the SFT model
+    assert reached["sft_mix"] == ["sft", "sft_continued"]
+    assert reached["grpo_steps"] == ["grpo", "sft_continued"]  # continued SFT matches the RL stage's budget
+    assert reached["users"] == ["data"]  # downstream stages see it through the data stage's key
+    assert reached["max_new_tokens"] == ["grpo", "predict", "sft", "sft_continued"]

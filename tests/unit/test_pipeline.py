@@ -66,3 +66,29 @@ def test_events_report_progress(tmp_path):
     pipeline.run(Stage("a", _writer([]), {}))
     pipeline.run(Stage("a", _writer([]), {}))
     assert events == [("start", "a"), ("done", "a"), ("cached", "a")]
+
+
+def test_a_finished_stage_with_the_same_key_is_linked_from_another_run(tmp_path):
+    calls = []
+    Pipeline(tmp_path / "base").run(Stage("sft", _writer(calls, "weights"), {"lr": 1}))
+    events = []
+    pipeline = Pipeline(tmp_path / "new", reuse_from=[tmp_path / "base"],
+                        on_event=lambda event, stage, result: events.append((event, stage.name)))
+    reused = pipeline.run(Stage("sft", _writer(calls, "retrained"), {"lr": 1}))
+    assert calls == ["sft"] and reused.cached and events == [("reused", "sft")]
+    assert (tmp_path / "new" / "sft" / "result.txt").read_text() == "weights"
+    linked, original = tmp_path / "new" / "sft" / "result.txt", tmp_path / "base" / "sft" / "result.txt"
+    assert linked.stat().st_ino == original.stat().st_ino
+    # Later runs in the new folder see it as their own finished stage.
+    assert Pipeline(tmp_path / "new").run(Stage("sft", _writer(calls), {"lr": 1})).cached and calls == ["sft"]
+
+
+def test_a_stage_with_another_key_elsewhere_is_recomputed_and_the_other_run_is_untouched(tmp_path):
+    calls = []
+    Pipeline(tmp_path / "base").run(Stage("grpo", _writer(calls, "old"), {"lr": 1}))
+    (tmp_path / "new" / ".grpo.partial").mkdir(parents=True)  # an interrupted link from before
+    result = Pipeline(tmp_path / "new", reuse_from=[tmp_path / "base"]).run(Stage("grpo", _writer(calls, "new"),
+                                                                                  {"lr": 2}))
+    assert calls == ["grpo", "grpo"] and not result.cached
+    assert (tmp_path / "new" / "grpo" / "result.txt").read_text() == "new"
+    assert (tmp_path / "base" / "grpo" / "result.txt").read_text() == "old"

@@ -25,6 +25,8 @@ def _on_event(event: str, stage: Any, result: Any) -> None:
         console.print(f"[green]{stamp} ✓ {stage.name}[/] ({result.seconds:.0f} s)")
     elif event == "cached":
         console.print(f"[dim]{stamp} ✓ {stage.name} (already done, reused)[/]")
+    elif event == "reused":
+        console.print(f"[dim]{stamp} ✓ {stage.name} (linked from another run with the same key)[/]")
     elif event == "failed":
         console.print(f"[bold red]{stamp} ✗ {stage.name} failed[/]")
 
@@ -75,6 +77,12 @@ def demo(
                                             "or validation (compare recipes there).")] = "test",
     no_persona: Annotated[bool, typer.Option("--no-persona", help="Leave the shopper's persona and the visit's "
                                              "goal out of every prompt (the paper's prompts carry none).")] = False,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="Replace one of the size's recipe values, e.g. grpo_learning_rate=1e-4 "
+                                           "or sft_mix=rebalanced (repeat for more).")] = None,
+    reuse: Annotated[list[Path] | None, typer.Option(
+        "--reuse", metavar="DIR", file_okay=False, help="Another demo output directory: its finished stages with "
+        "the same configuration are linked in, not recomputed (repeat for more).")] = None,
 ) -> None:
     """Reproduce the paper's comparison on the embedded world, with two baselines the paper lacks.
 
@@ -87,12 +95,13 @@ def demo(
     """
     import json
 
-    from shop_r1.demo import DemoConfig, relative_improvement, run_demo
+    from shop_r1.demo import DemoConfig, parse_override, relative_improvement, run_demo
 
     config = DemoConfig(size=size, model=model, seed=seed, dtype=dtype, predict_batch_size=predict_batch_size,
-                        split=split, persona=not no_persona)
+                        split=split, persona=not no_persona,
+                        overrides=dict(parse_override(item) for item in overrides or []))
     started = time.perf_counter()
-    table = run_demo(config, out, on_event=_on_event)
+    table = run_demo(config, out, on_event=_on_event, reuse_from=reuse or [])
     print_comparison(table, relative_improvement(table), split)
     tag = "" if split == "test" else "_validation"
     print_significance(table, json.loads((out / f"summary{tag}.json").read_text())["paired_difference"])

@@ -116,12 +116,14 @@ def main(
     from transformers import set_seed
 
     from shop_r1.training.common import finish, resolve_resume, setup_logging
+    from shop_r1.training.compact_head import labelled_positions_only
 
     setup_logging(training_args)
     set_seed(training_args.seed)
     checkpoint = resolve_resume(training_args)
     trainer = build_trainer(model_args, data_args, reward_args, rollout_args, training_args)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    with labelled_positions_only():
+        result = trainer.train(resume_from_checkpoint=checkpoint)
     finish(trainer, trainer.processing_class, result,
            merge_lora=model_args.use_peft and model_args.merge_lora)
     return dict(result.metrics)

@@ -44,6 +44,7 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
     from trl import SFTTrainer
 
     from shop_r1.training.common import check_packing, finish, resolve_resume, setup_logging
+    from shop_r1.training.compact_head import labelled_positions_only
     from shop_r1.training.guards import NonFiniteGradientGuard
     from shop_r1.training.models import choose_attn_implementation, load_model_tokenizer, load_training_model
     from shop_r1.training.sft_data import load_sft_split
@@ -74,7 +75,8 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
         peft_config=model_args.peft_config(),
         callbacks=[NonFiniteGradientGuard()],
     )
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    with labelled_positions_only():
+        result = trainer.train(resume_from_checkpoint=checkpoint)
     finish(trainer, tokenizer, result, merge_lora=model_args.use_peft and model_args.merge_lora)
     return dict(result.metrics)
 

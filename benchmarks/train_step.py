@@ -1,0 +1,133 @@
+"""Benchmark: a training step's forward + backward with TRL's LM head over every position vs labelled ones only.
+
+TRL 1.16's fused LM head projects every position through the vocabulary on the CPU; inside
+`shop_r1.training.compact_head.labelled_positions_only` (which `shop-r1 sft` and `shop-r1 grpo` enter)
+it projects only the positions that carry a label. Two shapes, each timed on the same batch with both paths
+taking turns (round 1 stock, round 1 compact, round 2 stock, ...), so drift on a shared machine hits both:
+
+- `sft`: `SFTTrainer.training_step` (forward, loss, backward; no optimizer step, so every round sees the
+  same weights) on a batch of the demo's per-step SFT rows, built exactly as `shop-r1 sft` builds them.
+- `grpo`: the policy forward + backward of a GRPO training pass, i.e. the call TRL's
+  `_get_per_token_logps_and_entropies` makes (labels on the last `--completion-tokens` positions only),
+  on the same rows' prompt + answer tokens.
+
+Prints each round, the median time per path, the speed-up, and the largest loss difference between the two.
+
+    python benchmarks/train_step.py                          # embedded SmolLM2-135M, float32, 4 rows, 3 rounds
+    python benchmarks/train_step.py --model tiny --rounds 2  # a 2-layer random Llama (seconds)
+    python benchmarks/train_step.py --data demo-out/data/datasets --rows 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from shop_r1.training.compact_head import labelled_positions_only
+
+
+def build_rows(users: int, seed: int, max_context_tokens: int) -> Path:
+    """The demo's per-step SFT rows for `users` simulated shoppers (context `latest`, as the `small` demo)."""
+    from shop_r1.data.build import BuildConfig, build_datasets
+    from shop_r1.embedded import load_tokenizer
+    from shop_r1.prompts import PromptConfig, chat_token_counter
+    from shop_r1.world.synth import synthesize_sessions
+
+    out = Path(tempfile.mkdtemp(prefix="shop-r1-train-step-"))
+    config = BuildConfig(prompt=PromptConfig(context="latest", max_context_tokens=max_context_tokens), seed=seed)
+    build_datasets(list(synthesize_sessions(users, 1, seed)), out, config, chat_token_counter(load_tokenizer()))
+    return out
+
+
+def model_spec(choice: str) -> str:
+    return {"embedded": "embedded:smollm2-135m", "tiny": "tiny-random:llama"}.get(choice, choice)
+
+
+def sft_trainer(spec: str, dataset_dir: Path, rows: int, max_length: int):
+    from trl import SFTTrainer
+
+    from shop_r1.training.models import load_model_tokenizer, load_training_model
+    from shop_r1.training.sft import parse_args
+    from shop_r1.training.sft_data import load_sft_split
+
+    model_args, data_args, training_args = parse_args([
+        "--model_name_or_path", spec, "--dataset_dir", str(dataset_dir), "--sft_format", "step",
+        "--output_dir", tempfile.mkdtemp(prefix="shop-r1-train-step-out-"), "--per_device_train_batch_size",
+        str(rows), "--max_length", str(max_length), "--max_steps", "1", "--report_to", "none",
+        "--activation_checkpointing", "false", "--bf16", "false", "--use_cpu", "true", "--seed", "0",
+    ])
+    tokenizer = load_model_tokenizer(spec)
+    model = load_training_model(model_args, training_args)
+    dataset = load_sft_split(data_args, tokenizer, split="train", seed=0, max_length=max_length)
+    return SFTTrainer(model=model, args=training_args, train_dataset=dataset, processing_class=tokenizer)
+
+
+def timed(function) -> tuple[float, float]:
+    start = time.perf_counter()
+    loss = function()
+    return time.perf_counter() - start, float(loss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="embedded", help="embedded, tiny or a local model directory")
+    parser.add_argument("--data", default=None, help="a `data build` output directory (default: simulate 40 users)")
+    parser.add_argument("--rows", type=int, default=4, help="rows per batch (the small demo's SFT batch: 4)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=2112, help="the small demo's SFT max_length")
+    parser.add_argument("--completion-tokens", type=int, default=64, help="labelled tail of the grpo shape")
+    parser.add_argument("--shapes", default="sft,grpo")
+    args = parser.parse_args()
+
+    dataset_dir = Path(args.data) if args.data else build_rows(40, 0, args.max_length - 64)
+    trainer = sft_trainer(model_spec(args.model), dataset_dir, args.rows, args.max_length)
+    model = trainer.model
+    trainer.current_gradient_accumulation_steps = 1  # set by `train()`, which this benchmark bypasses
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    mask = batch["attention_mask"]
+    labelled = int((batch["labels"] != -100).sum())
+    print(f"model: {args.model}; batch of {mask.shape[0]} rows padded to {mask.shape[1]} tokens "
+          f"({int(mask.sum())} real, {labelled} labelled); torch threads {torch.get_num_threads()}")
+
+    def sft_step() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        return trainer.training_step(model, dict(batch), None)
+
+    grpo_labels = batch["input_ids"].masked_fill(mask == 0, -100)
+    grpo_labels[:, :-args.completion_tokens] = -100
+
+    def grpo_step() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        out = model(input_ids=batch["input_ids"], attention_mask=mask, labels=grpo_labels, fused_lm_head=True)
+        out.loss.backward()
+        return out.loss.detach()
+
+    model.train()
+    shapes = {"sft": sft_step, "grpo": grpo_step}
+    for name in args.shapes.split(","):
+        step = shapes[name]
+        times: dict[str, list[float]] = {"stock": [], "compact": []}
+        losses: dict[str, list[float]] = {"stock": [], "compact": []}
+        for round_index in range(args.rounds):
+            for path in ("stock", "compact"):
+                if path == "compact":
+                    with labelled_positions_only():
+                        seconds, loss = timed(step)
+                else:
+                    seconds, loss = timed(step)
+                times[path].append(seconds)
+                losses[path].append(loss)
+                print(f"  {name} round {round_index + 1} {path:>7}: {seconds:6.2f} s  loss {loss:.6f}", flush=True)
+        stock, compact = statistics.median(times["stock"]), statistics.median(times["compact"])
+        gap = max(abs(a - b) for a, b in zip(losses["stock"], losses["compact"], strict=True))
+        print(f"{name}: stock {stock:.2f} s, labelled positions only {compact:.2f} s (medians) -> "
+              f"{stock / compact:.2f}x; largest loss difference {gap:.2e}")
+
+
+if __name__ == "__main__":
+    main()
