@@ -255,6 +255,9 @@ class RolloutArguments:
                 "paper's 0.5B model collapsed to terminate). 1 disables the monitor."})
     save_rollouts: bool = field(default=True, metadata={
         "help": "Append every rollout (ids, completion, rewards) to <output_dir>/rollouts.jsonl."})
+    shared_prefill: bool = field(default=True, metadata={
+        "help": "With transformers generation, process each prompt once for its num_generations rollouts and "
+                "share the key/value cache (same samples, 1/G of the prompt work)."})
 
     def __post_init__(self) -> None:
         if self.self_certainty_source not in SELF_CERTAINTY_SOURCES:

@@ -102,6 +102,7 @@ def build_trainer(
         self_certainty=self_certainty,
         reward_std_floor=reward_args.reward_std_floor,
         rollout_log=str(Path(training_args.output_dir) / ROLLOUTS_FILE) if rollout_args.save_rollouts else None,
+        shared_prefill=rollout_args.shared_prefill,
     )
 
 

@@ -4,10 +4,11 @@ Shop-R1's rationale reward is alpha x the self-certainty s(r) of the generated r
 Eq. 3): a statistic of the policy's full next-token distribution at each rationale token. The changes
 w.r.t. `trl.GRPOTrainer` (pinned to trl 1.16; `tests/unit/test_trainer_contract.py` checks the hooks):
 
-1. `_generate`: around generation, capture each sampled token's self-certainty from the sampler's own
-   logits (`certainty.GenerationCapture`, no extra forward). When generation runs outside this process
-   (vLLM, continuous batching), arm `certainty.ForwardCapture` for TRL's old-log-prob pass instead, or
-   run one no-grad policy pass (in TRL's fixed micro-batches) when TRL will not.
+1. `_generate`: with transformers generation, prefill each distinct prompt once for its G rollouts
+   (`shared_prefill.shared_prompt_prefill`); around generation, capture each sampled token's self-certainty
+   from the sampler's own logits (`certainty.GenerationCapture`, no extra forward). When generation runs
+   outside this process (vLLM, continuous batching), arm `certainty.ForwardCapture` for TRL's
+   old-log-prob pass instead, or run one no-grad policy pass (in TRL's fixed micro-batches) when TRL will not.
 2. `_get_per_token_logps_and_entropies`: if armed, that old-log-prob pass also yields the rationale
    positions' hidden states, projected through the LM head in fixed-size chunks.
 3. `_calculate_rewards`: add each row's s(r) as a `self_certainty` column before TRL calls the reward
@@ -35,6 +36,7 @@ from trl import GRPOTrainer
 
 from shop_r1.training.advantages import floored_advantages
 from shop_r1.training.certainty import ForwardCapture, GenerationCapture, masked_means
+from shop_r1.training.shared_prefill import shared_prompt_prefill
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class ShopR1GRPOTrainer(GRPOTrainer):
             no reward function reads it (binary and no-self-certainty modes skip the work entirely).
         reward_std_floor (`float`, defaults to `0.1`): see `advantages.floored_advantages`; 0 keeps TRL's advantages.
         rollout_log (`str` or `None`): path of a rollouts JSONL file, or `None` for none.
+        shared_prefill (`bool`, defaults to `True`): one prompt prefill per group of rollouts (transformers
+            generation only; vLLM has its own prefix cache).
         **kwargs: everything `trl.GRPOTrainer` takes.
     """
 
@@ -91,6 +95,7 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         self_certainty: SelfCertaintySettings | None = None,
         reward_std_floor: float = 0.1,
         rollout_log: str | None = None,
+        shared_prefill: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -98,6 +103,7 @@ class ShopR1GRPOTrainer(GRPOTrainer):
             raise ValueError("self-certainty rewards do not support tool calls or environments (multi-turn rollouts)")
         self.self_certainty = self_certainty
         self.reward_std_floor = reward_std_floor
+        self.shared_prefill = shared_prefill
         self._rollout_log = RolloutLog(Path(rollout_log)) if rollout_log else None
         self._certainty_source = self._resolve_certainty_source() if self_certainty is not None else None
         self._pending_self_certainty: list[float | None] | None = None
@@ -135,6 +141,13 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         return [rationale_token_mask(ids, self._tokenizer) for ids in completion_ids]
 
     def _generate(self, prompts: list) -> tuple:
+        prefill = nullcontext()
+        if self.shared_prefill and not self._generates_elsewhere():
+            prefill = shared_prompt_prefill(self.accelerator.unwrap_model(self.model))
+        with prefill:
+            return self._generate_with_certainty(prompts)
+
+    def _generate_with_certainty(self, prompts: list) -> tuple:
         if self.self_certainty is None:
             return super()._generate(prompts)
         capture = None
