@@ -428,8 +428,8 @@ def run_demo(config: DemoConfig, out: str | Path,
     evaluate("sft_continued", str(continued.workdir), continued.key, "continued SFT model")
 
     from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
+    from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import write_report
-    from shop_r1.evaluation.store import load_predictions
 
     paths = {name: root / f"{name}{suffix}" / "predictions.jsonl" for name in SETTINGS}
     runs = {name: load_predictions(path) for name, path in paths.items()}

@@ -73,7 +73,7 @@ def predict(
     from shop_r1.evaluation.generation import BACKENDS, GenerationSettings, vllm_available
     from shop_r1.evaluation.predict import load_rl_rows, pending_rows
     from shop_r1.evaluation.predict import predict as run_predict
-    from shop_r1.evaluation.store import repair_tail
+    from shop_r1.evaluation.predictions_io import repair_tail
 
     if backend not in BACKENDS:
         raise typer.BadParameter(f"must be one of {', '.join(BACKENDS)}", param_hint="--backend")
@@ -165,8 +165,8 @@ def evaluate(
 ) -> None:
     """Score predictions files (exact / type accuracy, macro-F1, per type, rationale) with bootstrap CIs."""
     from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
+    from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import print_tables, write_report
-    from shop_r1.evaluation.store import load_predictions
 
     if bootstrap_unit not in ("session", "step"):
         raise typer.BadParameter("must be session or step", param_hint="--bootstrap-unit")

@@ -111,7 +111,7 @@ def score_completion(completion: str, gold: GoldAction, config: RewardConfig = _
 def self_certainty_reward(
     self_certainty: float | None, *, valid: bool, config: RewardConfig = _DEFAULT
 ) -> float | None:
-    """The rationale reward `alpha * s(r)` from a sequence's self-certainty (see `rewards.rationale.self_certainty`).
+    """The rationale reward `alpha * s(r)` from a sequence's self-certainty (see `self_certainty_math.self_certainty`).
 
     0.0 for an invalid completion (nothing is paid without the format) or with self-certainty switched
     off; `None` ("cannot score", TRL leaves the term out) when `s` is missing or not finite.
