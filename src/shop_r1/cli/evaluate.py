@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
 from shop_r1.embedded import DEFAULT_MODEL
 from shop_r1.errors import ShopR1Error
 
@@ -49,9 +50,7 @@ def predict(
                                        exists=True, dir_okay=False, readable=True)],
     out: Annotated[Path, typer.Option("--out", help="Predictions file (JSONL); an existing one is resumed.",
                                       dir_okay=False)],
-    model: Annotated[str, typer.Option("--model", help="Model spec: embedded:smollm2-135m, a training run's "
-                                                       "output_dir or another model directory, a .gguf file, "
-                                                       "or a hub id.")]
+    model: ModelSpecOption
     = DEFAULT_MODEL,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.", min=1)] = 8,
     max_new_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per step.", min=1)] = 128,
@@ -79,8 +78,7 @@ def predict(
         raise typer.BadParameter(f"must be one of {', '.join(BACKENDS)}", param_hint="--backend")
     if device not in ("auto", "cpu", "cuda"):
         raise typer.BadParameter("must be auto, cpu or cuda", param_hint="--device")
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise typer.BadParameter("must be auto, float32 or bfloat16", param_hint="--dtype")
+    check_inference_dtype(dtype)
     try:
         settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                       greedy=greedy, seed=seed)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from shop_r1.embedded import EMBEDDED_PREFIX, cache_dir, embedded_gguf_path, embedded_model, load_tokenizer
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.options import ATTN_IMPLEMENTATIONS, TRAINING_DTYPES
 
 if TYPE_CHECKING:
     import torch
@@ -42,8 +43,6 @@ TINY_ARCHITECTURES = ("llama", "qwen2")
 # Written last into a materialised checkpoint: its presence means the directory is complete and says
 # what it was built from, so a changed source file is rebuilt rather than silently reused.
 MARKER = "shop_r1_source.json"
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-ATTN_IMPLEMENTATIONS = ("auto", "sdpa", "eager", "flash_attention_2")
 
 
 def _materialise(target: Path, source: dict[str, Any], build: Callable[[Path], None]) -> Path:
@@ -188,8 +187,8 @@ def choose_dtype(
     """
     import torch
 
-    if requested not in DTYPES:
-        raise ShopR1Error(f"dtype must be one of {', '.join(DTYPES)}, got {requested!r}")
+    if requested not in TRAINING_DTYPES:
+        raise ShopR1Error(f"dtype must be one of {', '.join(TRAINING_DTYPES)}, got {requested!r}")
     if requested != "auto":
         return getattr(torch, requested)
     if frozen_base and accelerator_available():
