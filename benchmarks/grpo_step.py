@@ -132,7 +132,7 @@ def ensure_dataset(dataset_dir: Path | None) -> Path:
         return dataset_dir
     from shop_r1.data.build import BuildConfig, build_datasets
     from shop_r1.data.opera import import_opera
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
     from shop_r1.prompts import PromptConfig, chat_token_counter
 
     out = Path(tempfile.mkdtemp(prefix="shop-r1-bench-"))

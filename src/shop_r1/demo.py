@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from shop_r1.data.io import atomic_write
-from shop_r1.embedded import DEFAULT_MODEL
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.embedded import DEFAULT_MODEL
 from shop_r1.pipeline import Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,8 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
         from shop_r1.data.build import build_datasets
         from shop_r1.data.io import write_jsonl, write_sessions
         from shop_r1.evaluation.predict import load_rl_rows
+        from shop_r1.models.load import load_model_tokenizer
         from shop_r1.prompts import chat_token_counter
-        from shop_r1.training.models import load_model_tokenizer
         from shop_r1.world.synth import synthesize_sessions
 
         size = config.sizes
@@ -304,8 +304,8 @@ def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callab
 def _predict_stage(config: DemoConfig, model: str, eval_file: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.evaluation.generation import GenerationSettings, HFGenerator
-        from shop_r1.evaluation.loading import load_for_inference
         from shop_r1.evaluation.predict import load_rl_rows, predict
+        from shop_r1.models.inference import load_for_inference
 
         settings = GenerationSettings(max_new_tokens=config.sizes.max_new_tokens, temperature=config.temperature,
                                       seed=config.seed)

@@ -27,8 +27,8 @@ from rich.progress import (
 from rich.text import Text
 
 from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
-from shop_r1.embedded import DEFAULT_MODEL
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.embedded import DEFAULT_MODEL
 
 __all__ = ["baseline", "evaluate", "predict"]
 
@@ -118,7 +118,8 @@ def predict(
 
 def _make_generator(model: str, backend: str, settings, device: str, dtype: str):  # type: ignore[no-untyped-def]
     from shop_r1.evaluation.generation import HFGenerator, VLLMGenerator
-    from shop_r1.evaluation.loading import load_for_inference, resolve_model_dir
+    from shop_r1.models.checkpoints import resolve_model_dir
+    from shop_r1.models.inference import load_for_inference
 
     with console.status(f"loading {escape(model)} ({backend})"):
         if backend == "vllm":

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
-from shop_r1.embedded import DEFAULT_MODEL
+from shop_r1.models.embedded import DEFAULT_MODEL
 
 __all__ = ["API_KEY_ENV", "default_served_name", "serve"]
 

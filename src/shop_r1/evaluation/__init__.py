@@ -4,6 +4,6 @@ Paper (arXiv 2507.17842, section 5): exact action accuracy, action-type accuracy
 per-type breakdown; here also bootstrap confidence intervals, the parse failure rate and, where the
 gold rationale or reason is known, the quality of the predicted rationale.
 
-Only `predict`/`generation`/`loading` import torch or transformers, and only inside functions, so
+Only `predict` and `generation` import torch or transformers, and only inside functions, so
 `import shop_r1.evaluation.metrics` stays light.
 """

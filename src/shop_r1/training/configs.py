@@ -66,7 +66,7 @@ class ModelArguments:
     model_name_or_path: str = field(
         default="embedded:smollm2-135m",
         metadata={"help": "embedded:smollm2-135m, tiny-random:llama|qwen2, a .gguf file, a model directory or a "
-                          "hub id (see shop_r1.training.models)."},
+                          "hub id (see shop_r1.models.specs)."},
     )
     dtype: str = field(default="auto", metadata={
         "help": "Parameter dtype. auto: float32 (bf16/fp16 training autocasts over it), half precision only for a "

@@ -1,8 +1,8 @@
-"""Model spec -> (model, tokenizer) for inference: the one place `predict` loads a model.
+"""Model spec -> (model, tokenizer) for inference: how prediction, serving and the demo load a model.
 
-Specs are those of `shop_r1.training.models` (embedded GGUF models dequantised and cached as
-safetensors, tiny random models, GGUF files, local directories, hub ids); this module adds the device,
-the inference dtype and eval mode.
+Specs are those of `shop_r1.models.specs` (embedded GGUF models dequantised and cached as safetensors,
+tiny random models, GGUF files, local directories, hub ids); this module adds the device, the inference
+dtype and eval mode.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import logging
 from typing import Any
 
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.load import load_model, load_model_tokenizer
 from shop_r1.models.options import INFERENCE_DTYPES
-from shop_r1.training.models import load_model, load_model_tokenizer, resolve_model_dir
 
-__all__ = ["load_for_inference", "resolve_model_dir"]
+__all__ = ["load_for_inference"]
 
 logger = logging.getLogger(__name__)
 
