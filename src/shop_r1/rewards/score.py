@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shop_r1.parsing import ParsedOutput, parse_completion
-from shop_r1.rewards.action import action_score, exact_match
+from shop_r1.rewards.action import action_reward, exact_match
 from shop_r1.rewards.config import RewardConfig
+from shop_r1.rewards.format import format_reward
 from shop_r1.schema import Action, SchemaError
 
 __all__ = ["GoldAction", "RewardBreakdown", "coerce_gold", "score_completion", "score_parsed", "self_certainty_reward"]
@@ -77,13 +78,8 @@ def score_parsed(parsed: ParsedOutput | None, gold: Action, config: RewardConfig
     """Score an already parsed completion (`None` = invalid format)."""
     if parsed is None:
         return INVALID
-    fmt = config.effective_format_reward
-    match = exact_match(parsed.action, gold, config.exact_match_threshold)
-    if config.binary_action:
-        action = config.binary_reward if match else 0.0
-        return RewardBreakdown(valid=True, format=fmt, action=action, total=fmt + action, exact_match=match)
-    parts = action_score(parsed.action, gold, config=config)
-    action = parts.total
+    fmt = format_reward(parsed, config)
+    action, parts = action_reward(parsed.action, gold, config=config)
     return RewardBreakdown(
         valid=True,
         format=fmt,
@@ -92,7 +88,7 @@ def score_parsed(parsed: ParsedOutput | None, gold: Action, config: RewardConfig
         value=parts.value,
         action=action,
         total=fmt + action,
-        exact_match=match,
+        exact_match=exact_match(parsed.action, gold, config.exact_match_threshold),
     )
 
 
