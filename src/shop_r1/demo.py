@@ -362,7 +362,7 @@ PAIRED_METRICS = (("exact", "exact_action_acc"), ("type_acc", "action_type_acc")
 def paired_intervals(runs: Mapping[str, Any], config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Shop-R1 minus each other setting on the steps both scored, resampling sessions: the 95% intervals
     (`{"shop_r1_minus_sft": {"exact": [low, high], ...}}`) and the point differences, same layout."""
-    from shop_r1.evaluation.metrics import compare_runs
+    from shop_r1.evaluation.runs import compare_runs
 
     intervals: dict[str, Any] = {}
     points: dict[str, Any] = {}
@@ -427,9 +427,9 @@ def run_demo(config: DemoConfig, out: str | Path,
                                    "worth of trained sequences"))
     evaluate("sft_continued", str(continued.workdir), continued.key, "continued SFT model")
 
-    from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
     from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import write_report
+    from shop_r1.evaluation.runs import MetricsConfig, evaluate_runs
 
     paths = {name: root / f"{name}{suffix}" / "predictions.jsonl" for name in SETTINGS}
     runs = {name: load_predictions(path) for name, path in paths.items()}

@@ -163,9 +163,9 @@ def evaluate(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
 ) -> None:
     """Score predictions files (exact / type accuracy, macro-F1, per type, rationale) with bootstrap CIs."""
-    from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
     from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import print_tables, write_report
+    from shop_r1.evaluation.runs import MetricsConfig, evaluate_runs
 
     if bootstrap_unit not in ("session", "step"):
         raise typer.BadParameter("must be session or step", param_hint="--bootstrap-unit")

@@ -1,4 +1,5 @@
-"""Evaluation: predict once (`predict.py` -> predictions.jsonl), score many times (`metrics.py`), render (`report.py`).
+"""Evaluation: predict once (`predict.py` -> predictions.jsonl), score many times (`runs.py` over the
+pure metrics of `metrics.py`), render (`report.py`).
 
 Paper (arXiv 2507.17842, section 5): exact action accuracy, action-type accuracy and macro-F1, and a
 per-type breakdown; here also bootstrap confidence intervals, the parse failure rate and, where the
