@@ -1,4 +1,4 @@
-"""What the self-certainty rationale reward costs per GRPO step (issue 5 target: <= 10% time, <= 10% memory).
+"""What the self-certainty rationale reward costs per GRPO step (target: <= 10% time, <= 10% memory).
 
 Two `ShopR1GRPOTrainer`s on the same model and prompts, one computing s(r) (`reward_mode shop_r1`) and
 one not (`no_self_certainty`), take turns, one step each. With the default learning rate 0 and the same

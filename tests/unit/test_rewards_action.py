@@ -1,4 +1,4 @@
-"""The Shop-R1 reward table (spec section 3), row by row, its threshold edges, ablations and hierarchy."""
+"""The Shop-R1 reward table (paper section 3, Table 1), row by row, its threshold edges, ablations and hierarchy."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_bad_gold_raises_schema_error(gold: Any) -> None:
         score_completion(TERMINATE_OUT, gold)
 
 
-# Each ablation switch, on the same completions (spec section 3 / the paper's Table 4).
+# Each ablation switch, on the same completions (the paper's Table 4 rows).
 ABLATIONS = {
     "no_format_correct_click": (
         replace(DEFAULT, use_format_reward=False),
