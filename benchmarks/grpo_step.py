@@ -40,7 +40,7 @@ import torch
 from transformers import TrainerCallback, set_seed
 
 REPO = Path(__file__).resolve().parents[1]
-OPERA = REPO.parent / "shared" / "data" / "opera-test-actions" / "actions.jsonl"
+OPERA = REPO / "tests" / "data" / "opera-test-actions" / "actions.jsonl"  # in the repository (CC-BY-4.0)
 
 
 class SelfCertaintyTimer:
