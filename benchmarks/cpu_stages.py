@@ -82,7 +82,7 @@ def matmul_peak(dtype_name: str, size: int = 1024, min_seconds: float = 1.0) -> 
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
-    from shop_r1.training.models import load_model, load_model_tokenizer
+    from shop_r1.models.load import load_model, load_model_tokenizer
 
     spec = "embedded:smollm2-135m"
     tokenizer = load_model_tokenizer(spec)

@@ -1,4 +1,4 @@
-"""What the self-certainty rationale reward costs per GRPO step (issue 5 target: <= 10% time, <= 10% memory).
+"""What the self-certainty rationale reward costs per GRPO step (target: <= 10% time, <= 10% memory).
 
 Two `ShopR1GRPOTrainer`s on the same model and prompts, one computing s(r) (`reward_mode shop_r1`) and
 one not (`no_self_certainty`), take turns, one step each. With the default learning rate 0 and the same
@@ -40,7 +40,7 @@ import torch
 from transformers import TrainerCallback, set_seed
 
 REPO = Path(__file__).resolve().parents[1]
-OPERA = REPO.parent / "shared" / "data" / "opera-test-actions" / "actions.jsonl"
+OPERA = REPO / "tests" / "data" / "opera-test-actions" / "actions.jsonl"  # in the repository (CC-BY-4.0)
 
 
 class SelfCertaintyTimer:
@@ -132,7 +132,7 @@ def ensure_dataset(dataset_dir: Path | None) -> Path:
         return dataset_dir
     from shop_r1.data.build import BuildConfig, build_datasets
     from shop_r1.data.opera import import_opera
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
     from shop_r1.prompts import PromptConfig, chat_token_counter
 
     out = Path(tempfile.mkdtemp(prefix="shop-r1-bench-"))

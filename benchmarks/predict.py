@@ -7,9 +7,8 @@ examples/s for both, the ratio (the target is >= 3x on CPU) and whether the text
     python benchmarks/predict.py [--model auto|embedded|tiny|DIR] [--data rl_test.jsonl] [--prompts 16]
                                  [--batch-size 8] [--max-new-tokens 32] [--threads N] [--device cpu|cuda]
 
-Models: `embedded` is SmolLM2-135M-Instruct (through `shop_r1.training.models` when installed, else the
-checkpoint it materialises under the shop-r1 cache); `tiny` a 2-layer random Llama with the SmolLM2
-tokenizer; `auto` the first of those that is available; or a local model directory. Prompts come from
+Models: `embedded` (and `auto`) is SmolLM2-135M-Instruct, loaded through `shop_r1.models`; `tiny` a
+2-layer random Llama with the SmolLM2 tokenizer; or a local model directory. Prompts come from
 `--data` (an rl_*.jsonl of `data build`), else from freshly simulated sessions of the embedded world
 with a `--max-context-tokens` budget.
 """
@@ -24,21 +23,10 @@ from pathlib import Path
 
 import torch
 
-from shop_r1.embedded import cache_dir, load_tokenizer
 from shop_r1.evaluation.generation import GenerationSettings, HFGenerator, chat_texts
-from shop_r1.evaluation.loading import load_for_inference
-
-
-def embedded_dir() -> str | None:
-    """A loadable directory (or spec) for SmolLM2-135M, or None."""
-    try:
-        import shop_r1.training.models  # noqa: F401  (present once the training package is merged)
-
-        return "embedded:smollm2-135m"
-    except ImportError:
-        pass
-    directory = cache_dir() / "models" / "smollm2-135m" / "model"
-    return str(directory) if (directory / "config.json").is_file() else None
+from shop_r1.models.embedded import DEFAULT_MODEL
+from shop_r1.models.inference import load_for_inference
+from shop_r1.models.tokenizers import load_tokenizer
 
 
 def tiny_dir() -> str:
@@ -57,12 +45,8 @@ def tiny_dir() -> str:
 
 def choose_model(choice: str) -> tuple[str, str]:
     if choice in ("auto", "embedded"):
-        found = embedded_dir()
-        if found is not None:
-            return "embedded SmolLM2-135M-Instruct", found
-        if choice == "embedded":
-            raise SystemExit("the embedded model is not materialised yet; use --model tiny or a directory")
-    if choice in ("auto", "tiny"):
+        return "embedded SmolLM2-135M-Instruct", DEFAULT_MODEL
+    if choice == "tiny":
         return "tiny random Llama (2 layers, hidden 64)", tiny_dir()
     return choice, choice
 

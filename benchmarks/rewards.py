@@ -207,7 +207,7 @@ def make_pairs(pool: list[GoldStep], pairs: int, group: int, seed: int) -> tuple
     return out, kinds
 
 
-# The reference: the reward table of spec section 3 restated plainly, on rouge-score. It shares only the
+# The reference: the paper's reward table (section 3, Table 1) restated plainly, on rouge-score. It shares only the
 # parser (the project's rule: one parser). Sums are grouped as the project groups them, so floats agree exactly.
 _SCORER = rouge_scorer.RougeScorer(["rougeL"])
 

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--max-context-tokens", type=int, default=2048)
     args = parser.parse_args()
 
-    from shop_r1.training.models import load_model, load_model_tokenizer
+    from shop_r1.models.load import load_model, load_model_tokenizer
 
     spec = {"embedded": "embedded:smollm2-135m", "tiny": "tiny-random:llama"}.get(args.model, args.model)
     tokenizer = load_model_tokenizer(spec)

@@ -34,7 +34,7 @@ from shop_r1.training.compact_head import labelled_positions_only
 def build_rows(users: int, seed: int, max_context_tokens: int) -> Path:
     """The demo's per-step SFT rows for `users` simulated shoppers (context `latest`, as the `small` demo)."""
     from shop_r1.data.build import BuildConfig, build_datasets
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
     from shop_r1.prompts import PromptConfig, chat_token_counter
     from shop_r1.world.synth import synthesize_sessions
 
@@ -51,7 +51,8 @@ def model_spec(choice: str) -> str:
 def sft_trainer(spec: str, dataset_dir: Path, rows: int, max_length: int):
     from trl import SFTTrainer
 
-    from shop_r1.training.models import load_model_tokenizer, load_training_model
+    from shop_r1.models.load import load_model_tokenizer
+    from shop_r1.training.common import load_training_model
     from shop_r1.training.sft import parse_args
     from shop_r1.training.sft_data import load_sft_split
 

@@ -24,7 +24,7 @@ def opera_actions_path() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
     """The embedded SmolLM2 tokenizer (read from the GGUF once, then from the shop-r1 cache)."""
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
 
     return load_tokenizer("embedded:smollm2-135m")
 

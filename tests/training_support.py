@@ -22,7 +22,7 @@ CANNED_COMPLETIONS = (
 
 
 def build_tiny_model(out_dir: Path, architecture: str = "llama") -> Path:
-    from shop_r1.training.models import build_tiny_random_model
+    from shop_r1.models.tiny import build_tiny_random_model
 
     return build_tiny_random_model(architecture, out_dir)
 
@@ -30,7 +30,7 @@ def build_tiny_model(out_dir: Path, architecture: str = "llama") -> Path:
 def build_synthetic_datasets(out_dir: Path, n_sessions: int = 10) -> Path:
     """Short 3-step sessions (type, click, terminate) with rationales, built as `shop-r1 data build` would."""
     from shop_r1.data.build import BuildConfig, build_datasets
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
     from shop_r1.prompts import PromptConfig, chat_token_counter
 
     sessions = [make_session(f"s{i}", f"u{i}", n_steps=3, html_size=4) for i in range(n_sessions)]

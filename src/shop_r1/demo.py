@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from shop_r1.data.io import atomic_write
-from shop_r1.embedded import DEFAULT_MODEL
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.embedded import DEFAULT_MODEL
 from shop_r1.pipeline import Pipeline, Stage
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,8 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
         from shop_r1.data.build import build_datasets
         from shop_r1.data.io import write_jsonl, write_sessions
         from shop_r1.evaluation.predict import load_rl_rows
+        from shop_r1.models.load import load_model_tokenizer
         from shop_r1.prompts import chat_token_counter
-        from shop_r1.training.models import load_model_tokenizer
         from shop_r1.world.synth import synthesize_sessions
 
         size = config.sizes
@@ -304,8 +304,8 @@ def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callab
 def _predict_stage(config: DemoConfig, model: str, eval_file: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.evaluation.generation import GenerationSettings, HFGenerator
-        from shop_r1.evaluation.loading import load_for_inference
         from shop_r1.evaluation.predict import load_rl_rows, predict
+        from shop_r1.models.inference import load_for_inference
 
         settings = GenerationSettings(max_new_tokens=config.sizes.max_new_tokens, temperature=config.temperature,
                                       seed=config.seed)
@@ -362,7 +362,7 @@ PAIRED_METRICS = (("exact", "exact_action_acc"), ("type_acc", "action_type_acc")
 def paired_intervals(runs: Mapping[str, Any], config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Shop-R1 minus each other setting on the steps both scored, resampling sessions: the 95% intervals
     (`{"shop_r1_minus_sft": {"exact": [low, high], ...}}`) and the point differences, same layout."""
-    from shop_r1.evaluation.metrics import compare_runs
+    from shop_r1.evaluation.runs import compare_runs
 
     intervals: dict[str, Any] = {}
     points: dict[str, Any] = {}
@@ -462,9 +462,9 @@ def run_demo(config: DemoConfig, out: str | Path,
                                    "worth of trained sequences"))
     evaluate("sft_continued", str(continued.workdir), continued.key, "continued SFT model")
 
-    from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
+    from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import write_report
-    from shop_r1.evaluation.store import load_predictions
+    from shop_r1.evaluation.runs import MetricsConfig, evaluate_runs
 
     paths = {name: root / f"{name}{suffix}" / "predictions.jsonl" for name in SETTINGS}
     runs = {name: load_predictions(path) for name, path in paths.items()}

@@ -164,8 +164,9 @@ def test_resume_after_a_kill_continues_from_the_checkpoint(tmp_path, tiny_model,
 
 
 def test_embedded_model_is_dequantised_once_and_cached():
-    from shop_r1.embedded import cache_dir
-    from shop_r1.training.models import MARKER, load_model, load_model_tokenizer, resolve_model_dir
+    from shop_r1.models.checkpoints import MARKER, resolve_model_dir
+    from shop_r1.models.embedded import cache_dir
+    from shop_r1.models.load import load_model, load_model_tokenizer
 
     model = load_model("embedded:smollm2-135m")
     directory = resolve_model_dir("embedded:smollm2-135m")

@@ -8,7 +8,7 @@ from shop_r1.cli import app
 from shop_r1.data.build import BuildConfig, build_datasets
 from shop_r1.data.io import write_sessions
 from shop_r1.evaluation.markov_baseline import MarkovBaseline
-from shop_r1.evaluation.store import load_predictions
+from shop_r1.evaluation.predictions_io import load_predictions
 from shop_r1.prompts import PromptConfig
 from shop_r1.world.synth import synthesize_sessions
 

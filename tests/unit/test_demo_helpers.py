@@ -75,8 +75,8 @@ def test_paired_intervals_compare_shop_r1_with_each_setting_on_the_same_sessions
     import json
 
     from shop_r1.demo import paired_intervals
-    from shop_r1.evaluation.metrics import MetricsConfig
     from shop_r1.evaluation.records import PredictionRecord
+    from shop_r1.evaluation.runs import MetricsConfig
     from shop_r1.schema import Action
 
     gold = Action("click", name="buy_now")

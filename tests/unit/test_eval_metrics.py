@@ -12,16 +12,13 @@ from shop_r1.evaluation.metrics import (
     COUNT_INDEX,
     HEADLINE_METRICS,
     INVALID,
-    MetricsConfig,
-    compare_runs,
-    evaluate_records,
-    evaluate_runs,
     macro_f1,
     metrics_from_counts,
     per_type_f1,
     score_sample,
 )
 from shop_r1.evaluation.records import PredictionRecord
+from shop_r1.evaluation.runs import MetricsConfig, compare_runs, evaluate_records, evaluate_runs
 from shop_r1.parsing import parse_completion
 from shop_r1.schema import Action
 

@@ -8,7 +8,7 @@ import pytest
 
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.predict import load_rl_rows, predict
-from shop_r1.evaluation.store import load_predictions
+from shop_r1.evaluation.predictions_io import load_predictions
 from tests.unit.eval_helpers import ScriptedGenerator, SimulatedCrash, read_rows, rl_row, rl_rows
 
 SETTINGS = {"model": "scripted", "backend": "scripted", "max_new_tokens": 8, "greedy": True, "seed": 0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shop_r1.evaluation.reasons import ReasonClassifier, classify_reason
-from shop_r1.world.rationales import REASONS
+from shop_r1.world.reason_templates import REASONS
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_keyword_stage_alone_recovers_most_gold_reasons(gold_rationales):
 
 def test_every_template_maps_back_to_its_own_reason():
     # Each template with placeholder-looking slot values must come back to its own code.
-    from shop_r1.world.rationales import TEMPLATES, template_slots
+    from shop_r1.world.reason_templates import TEMPLATES, template_slots
 
     for reason, templates in TEMPLATES.items():
         for template in templates:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from shop_r1.evaluation.metrics import Estimate, MetricsConfig, evaluate_runs
 from shop_r1.evaluation.plots import confusion_file_stems
 from shop_r1.evaluation.report import format_estimate, render_markdown, write_report
+from shop_r1.evaluation.runs import Estimate, MetricsConfig, evaluate_runs
 from tests.unit.test_eval_metrics import FIXTURE, RATIONALE_FIXTURE
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -4,8 +4,8 @@ import pytest
 
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.markov_baseline import MarkovBaseline, baseline_prediction_rows, page_kind
-from shop_r1.evaluation.metrics import MetricsConfig, evaluate_records
 from shop_r1.evaluation.records import record_from_row
+from shop_r1.evaluation.runs import MetricsConfig, evaluate_records
 from shop_r1.schema import Action, Session, Step
 
 HOME, SEARCH, PRODUCT = "https://s.example/", "https://s.example/search?q=x", "https://s.example/p/P1"

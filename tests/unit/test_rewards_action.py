@@ -1,4 +1,4 @@
-"""The Shop-R1 reward table (spec section 3), row by row, its threshold edges, ablations and hierarchy."""
+"""The Shop-R1 reward table (paper section 3, Table 1), row by row, its threshold edges, ablations and hierarchy."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
+from shop_r1.parsing import parse_completion
 from shop_r1.rewards import (
     RewardBreakdown,
     RewardConfig,
+    action_reward,
     coerce_gold,
     exact_match,
+    format_reward,
     score_completion,
     self_certainty_reward,
 )
@@ -136,7 +139,7 @@ def test_bad_gold_raises_schema_error(gold: Any) -> None:
         score_completion(TERMINATE_OUT, gold)
 
 
-# Each ablation switch, on the same completions (spec section 3 / the paper's Table 4).
+# Each ablation switch, on the same completions (the paper's Table 4 rows).
 ABLATIONS = {
     "no_format_correct_click": (
         replace(DEFAULT, use_format_reward=False),
@@ -220,6 +223,22 @@ def test_binary_mode_reports_action_as_exact_match_payoff() -> None:
         1.0,
         True,
     )
+
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["hierarchical", "binary"])
+def test_action_reward_decides_the_mode_for_score_and_trl_alike(binary: bool) -> None:
+    config = replace(DEFAULT, binary_action=binary)
+    parsed = parse_completion(click("add_to_cart.buy_now"))
+    value, parts = action_reward(parsed.action, BUY_NOW, config=config)
+    assert value == score_completion(click("add_to_cart.buy_now"), BUY_NOW, config).action
+    assert (parts.total == 0.0) is binary and (value == 1.0) is binary
+
+
+def test_format_reward_is_paid_for_parsing_only() -> None:
+    parsed = parse_completion(click("anything"))
+    assert format_reward(parsed) == 0.5 and format_reward(None) == 0.0
+    assert format_reward(parsed, replace(DEFAULT, use_format_reward=False)) == 0.0
 
 
 @pytest.mark.parametrize(

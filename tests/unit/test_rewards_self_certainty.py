@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from shop_r1.rewards import self_certainty
-from shop_r1.rewards.rationale import per_token_self_certainty
+from shop_r1.rewards.self_certainty_math import per_token_self_certainty
 
 FORMS = ["kl_u_p", "kl_p_u", "paper_eq3"]
 

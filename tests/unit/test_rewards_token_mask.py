@@ -44,7 +44,7 @@ def _unigram_tokenizer() -> Any:
 def tokenizer(request: pytest.FixtureRequest) -> Any:
     if request.param == "unigram_metaspace":
         return _unigram_tokenizer()
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
 
     try:
         return load_tokenizer()
@@ -212,7 +212,7 @@ def test_tokenizer_without_offsets(tokenizer: Any, text: str, value: str) -> Non
 
 
 def test_smollm2_marks_the_expected_tokens() -> None:
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
 
     try:
         tokenizer = load_tokenizer()

@@ -10,7 +10,7 @@ import pytest
 
 from shop_r1.data.rebalance import rebalance_steps
 from shop_r1.schema import ActionType, Session
-from shop_r1.world.rationales import REASONS, TEMPLATES, template_slots, write_rationale
+from shop_r1.world.reason_templates import REASONS, TEMPLATES, template_slots, write_rationale
 from shop_r1.world.synth import synthesize_sessions
 
 

@@ -130,7 +130,7 @@ def build(
     """
     from shop_r1.data.build import BuildConfig, build_datasets
     from shop_r1.data.io import RecordProblem, read_sessions
-    from shop_r1.embedded import load_tokenizer
+    from shop_r1.models.tokenizers import load_tokenizer
     from shop_r1.prompts import CONTEXT_MODES, PromptConfig, chat_token_counter
 
     if context not in CONTEXT_MODES:

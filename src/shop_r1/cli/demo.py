@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shop_r1.embedded import DEFAULT_MODEL
+from shop_r1.models.embedded import DEFAULT_MODEL
 
 console = Console(soft_wrap=True)
 

@@ -26,8 +26,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from shop_r1.embedded import DEFAULT_MODEL
+from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
 from shop_r1.errors import ShopR1Error
+from shop_r1.models.embedded import DEFAULT_MODEL
 
 __all__ = ["baseline", "evaluate", "predict"]
 
@@ -49,9 +50,7 @@ def predict(
                                        exists=True, dir_okay=False, readable=True)],
     out: Annotated[Path, typer.Option("--out", help="Predictions file (JSONL); an existing one is resumed.",
                                       dir_okay=False)],
-    model: Annotated[str, typer.Option("--model", help="Model spec: embedded:smollm2-135m, a training run's "
-                                                       "output_dir or another model directory, a .gguf file, "
-                                                       "or a hub id.")]
+    model: ModelSpecOption
     = DEFAULT_MODEL,
     batch_size: Annotated[int, typer.Option(help="Prompts per generate call.", min=1)] = 8,
     max_new_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per step.", min=1)] = 128,
@@ -73,14 +72,13 @@ def predict(
     from shop_r1.evaluation.generation import BACKENDS, GenerationSettings, vllm_available
     from shop_r1.evaluation.predict import load_rl_rows, pending_rows
     from shop_r1.evaluation.predict import predict as run_predict
-    from shop_r1.evaluation.store import repair_tail
+    from shop_r1.evaluation.predictions_io import repair_tail
 
     if backend not in BACKENDS:
         raise typer.BadParameter(f"must be one of {', '.join(BACKENDS)}", param_hint="--backend")
     if device not in ("auto", "cpu", "cuda"):
         raise typer.BadParameter("must be auto, cpu or cuda", param_hint="--device")
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise typer.BadParameter("must be auto, float32 or bfloat16", param_hint="--dtype")
+    check_inference_dtype(dtype)
     try:
         settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                       greedy=greedy, seed=seed)
@@ -120,7 +118,8 @@ def predict(
 
 def _make_generator(model: str, backend: str, settings, device: str, dtype: str):  # type: ignore[no-untyped-def]
     from shop_r1.evaluation.generation import HFGenerator, VLLMGenerator
-    from shop_r1.evaluation.loading import load_for_inference, resolve_model_dir
+    from shop_r1.models.checkpoints import resolve_model_dir
+    from shop_r1.models.inference import load_for_inference
 
     with console.status(f"loading {escape(model)} ({backend})"):
         if backend == "vllm":
@@ -164,9 +163,9 @@ def evaluate(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
 ) -> None:
     """Score predictions files (exact / type accuracy, macro-F1, per type, rationale) with bootstrap CIs."""
-    from shop_r1.evaluation.metrics import MetricsConfig, evaluate_runs
+    from shop_r1.evaluation.predictions_io import load_predictions
     from shop_r1.evaluation.report import print_tables, write_report
-    from shop_r1.evaluation.store import load_predictions
+    from shop_r1.evaluation.runs import MetricsConfig, evaluate_runs
 
     if bootstrap_unit not in ("session", "step"):
         raise typer.BadParameter("must be session or step", param_hint="--bootstrap-unit")

@@ -19,7 +19,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from shop_r1.embedded import DEFAULT_MODEL
+from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
+from shop_r1.models.embedded import DEFAULT_MODEL
 
 __all__ = ["API_KEY_ENV", "default_served_name", "serve"]
 
@@ -53,9 +54,7 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    model: Annotated[str, typer.Option("--model", help="Model spec: embedded:smollm2-135m, a training run's "
-                                                       "output_dir or another model directory, a .gguf file, "
-                                                       "or a hub id.")] = DEFAULT_MODEL,
+    model: ModelSpecOption = DEFAULT_MODEL,
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the model to the "
                                            "network (set an API key).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=0, max=65535)] = 8000,
@@ -92,8 +91,7 @@ def serve(
 
     if device not in ("auto", "cpu", "cuda"):
         raise typer.BadParameter("must be auto, cpu or cuda", param_hint="--device")
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise typer.BadParameter("must be auto, float32 or bfloat16", param_hint="--dtype")
+    check_inference_dtype(dtype)
     if context not in CONTEXT_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(CONTEXT_MODES)}", param_hint="--context")
     if log_level not in ("debug", "info", "warning", "error"):

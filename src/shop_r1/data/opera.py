@@ -1,6 +1,6 @@
 """Import the public OPeRA dataset (NEU-HAI, CC-BY-4.0) into shop-r1 sessions.
 
-OPeRA's action table has one row per action (spec, section 8): `session_id, action_id, timestamp,
+OPeRA's action table has one row per action: `session_id, action_id, timestamp,
 action_type (click | input | terminate), semantic_id (the element name), simplified_html, url,
 rationale, input_text, ...`. Rows are grouped by session and ordered by `timestamp`, else `action_id`,
 else `step_idx`. `input` becomes `type_and_submit`; other action types (scroll, navigate, ...) are not

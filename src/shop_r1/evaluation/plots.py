@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from shop_r1.evaluation.metrics import GOLD_LABELS, HEADLINE_METRICS, PRED_LABELS, Estimate, Evaluation
+from shop_r1.evaluation.metrics import GOLD_LABELS, HEADLINE_METRICS, PRED_LABELS
+from shop_r1.evaluation.runs import Estimate, Evaluation
 
 __all__ = ["confusion_file_stems", "plot_confusion", "plot_headline", "plot_per_type", "write_plots"]
 

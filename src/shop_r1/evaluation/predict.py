@@ -27,8 +27,8 @@ from typing import Any
 from shop_r1.data.build import RL_ROW_COLUMNS
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.generation import Generator
+from shop_r1.evaluation.predictions_io import AppendWriter, iter_jsonl, repair_tail
 from shop_r1.evaluation.records import StepKey, prediction_row, prompt_sha256, step_key
-from shop_r1.evaluation.store import AppendWriter, iter_jsonl, repair_tail
 
 __all__ = ["PredictSummary", "load_rl_rows", "pending_rows", "predict"]
 

@@ -1,7 +1,7 @@
 """Which of the embedded world's reason codes a rationale expresses: a template-based classifier.
 
 The embedded world writes every gold rationale from a reason code (`compare_price`, `reject_rating`,
-...) and one of that code's sentence templates (`shop_r1.world.rationales.TEMPLATES`). To ask whether a
+...) and one of that code's sentence templates (`shop_r1.world.reason_templates.TEMPLATES`). To ask whether a
 model's rationale "names the true reason", this module maps a sentence back to a code in two stages:
 
 1. **Template match.** Each template becomes a regular expression: its fixed words literally (case
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from shop_r1.rewards import rouge_tokens
-from shop_r1.world.rationales import TEMPLATES
+from shop_r1.world.reason_templates import TEMPLATES
 
 __all__ = ["ReasonClassifier", "classify_reason"]
 

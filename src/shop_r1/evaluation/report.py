@@ -10,15 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shop_r1.evaluation.metrics import (
-    GOLD_LABELS,
-    HEADLINE_METRICS,
-    PER_TYPE_METRICS,
-    PRED_LABELS,
-    Estimate,
-    Evaluation,
-    RunMetrics,
-)
+from shop_r1.evaluation.metrics import GOLD_LABELS, HEADLINE_METRICS, PER_TYPE_METRICS, PRED_LABELS
+from shop_r1.evaluation.runs import Estimate, Evaluation, RunMetrics
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,8 +1,8 @@
 """Shop-R1's rewards (arXiv 2507.17842, section 3): format, hierarchical action with DARS, self-certainty.
 
-Layers: `shop_r1.parsing` turns text into a `ParsedOutput`; pure scorers here (`rouge`, `action`,
-`score`) turn it into numbers; `token_mask` finds the rationale's tokens and `rationale` computes
-their self-certainty (torch, imported on first use so that `import shop_r1.rewards` stays light);
+Layers: `shop_r1.parsing` turns text into a `ParsedOutput`; pure scorers here (`rouge`, `format`,
+`action`, `score`) turn it into numbers; `token_mask` finds the rationale's tokens and `self_certainty_math`
+computes their self-certainty (torch, imported on first use so that `import shop_r1.rewards` stays light);
 `trl_adapters` wraps the scorers in TRL's reward-function contract, and `REWARD_REGISTRY` names
 them for configs.
 """
@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from shop_r1.parsing import ParseConfig, ParsedOutput, PredictedAction, parse_completion
-from shop_r1.rewards.action import ActionScore, action_score, binary_action_score, exact_match
+from shop_r1.rewards.action import ActionScore, action_reward, action_score, binary_action_score, exact_match
 from shop_r1.rewards.config import RewardConfig, SelfCertaintyForm, ThresholdScope
+from shop_r1.rewards.format import format_reward
 from shop_r1.rewards.rouge import rouge_l, rouge_tokens
 from shop_r1.rewards.score import (
     GoldAction,
@@ -28,7 +29,7 @@ from shop_r1.rewards.token_mask import locate_rationale, rationale_token_mask
 from shop_r1.rewards.trl_adapters import ActionReward, BinaryActionReward, FormatReward, RationaleReward
 
 if TYPE_CHECKING:
-    from shop_r1.rewards.rationale import per_token_self_certainty, self_certainty
+    from shop_r1.rewards.self_certainty_math import per_token_self_certainty, self_certainty
 
 __all__ = [
     "REWARD_REGISTRY",
@@ -45,11 +46,13 @@ __all__ = [
     "RewardConfig",
     "SelfCertaintyForm",
     "ThresholdScope",
+    "action_reward",
     "action_score",
     "binary_action_score",
     "build_reward_funcs",
     "coerce_gold",
     "exact_match",
+    "format_reward",
     "locate_rationale",
     "parse_completion",
     "per_token_self_certainty",
@@ -78,9 +81,11 @@ _TORCH_ATTRIBUTES = frozenset({"self_certainty", "per_token_self_certainty"})
 
 def __getattr__(name: str) -> Any:
     if name in _TORCH_ATTRIBUTES:
-        from shop_r1.rewards import rationale
+        # The module is not called `self_certainty`: importing a submodule of that name would
+        # replace this package's `self_certainty` function with the module.
+        from shop_r1.rewards import self_certainty_math
 
-        return getattr(rationale, name)
+        return getattr(self_certainty_math, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

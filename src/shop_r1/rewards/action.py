@@ -32,7 +32,7 @@ from shop_r1.rewards.config import RewardConfig
 from shop_r1.rewards.rouge import rouge_l
 from shop_r1.schema import Action, ActionType
 
-__all__ = ["ActionScore", "action_score", "binary_action_score", "exact_match"]
+__all__ = ["ActionScore", "action_reward", "action_score", "binary_action_score", "exact_match"]
 
 # F-measures are ratios of small integers computed in floats; this absorbs their last-bit rounding.
 _FLOAT_SLACK = 1e-12
@@ -122,3 +122,15 @@ def exact_match(pred: PredictedAction | Action, gold: Action, text_threshold: fl
 def binary_action_score(pred: PredictedAction | Action, gold: Action, *, config: RewardConfig) -> float:
     """The binary action reward (RL (Binary) baselines and Table 4's ablation): `binary_reward` on an exact match."""
     return config.binary_reward if exact_match(pred, gold, config.exact_match_threshold) else 0.0
+
+
+def action_reward(pred: PredictedAction | Action, gold: Action, *, config: RewardConfig) -> tuple[float, ActionScore]:
+    """v(a) as `config` pays it, with its hierarchical parts: the one place the binary mode is decided.
+
+    Under `binary_action` (Table 4's "binary action reward" ablation) v(a) is the exact-match payoff and
+    the parts are all 0; otherwise v(a) is the hierarchical reward of Table 1 and its parts.
+    """
+    if config.binary_action:
+        return binary_action_score(pred, gold, config=config), _NOTHING
+    parts = action_score(pred, gold, config=config)
+    return parts.total, parts

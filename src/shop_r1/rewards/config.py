@@ -14,11 +14,12 @@ from typing import Literal, get_args
 
 from shop_r1.parsing import ParseConfig
 
-__all__ = ["RewardConfig", "SelfCertaintyForm", "ThresholdScope"]
+__all__ = ["SELF_CERTAINTY_FORMS", "RewardConfig", "SelfCertaintyForm", "ThresholdScope"]
 
 # kl_u_p: KL(U || p), the form of the works the paper cites (project default);
 # kl_p_u: KL(p || U) = log|V| - H(p); paper_eq3: the paper's printed Eq. 3, KL(p || U) / |V|.
 SelfCertaintyForm = Literal["kl_u_p", "kl_p_u", "paper_eq3"]
+SELF_CERTAINTY_FORMS: tuple[SelfCertaintyForm, ...] = get_args(SelfCertaintyForm)
 # Which value terms the similarity threshold gates: the two DARS terms (project default), every
 # ROUGE-L term (adds the 0.1 x ROUGE-L(name) of type_and_submit), or none.
 ThresholdScope = Literal["dars", "all", "none"]
@@ -90,9 +91,9 @@ class RewardConfig:
             raise ValueError(
                 f"RewardConfig.threshold_scope must be one of {get_args(ThresholdScope)}, got {self.threshold_scope!r}"
             )
-        if self.self_certainty_form not in get_args(SelfCertaintyForm):
+        if self.self_certainty_form not in SELF_CERTAINTY_FORMS:
             raise ValueError(
-                f"RewardConfig.self_certainty_form must be one of {get_args(SelfCertaintyForm)}, "
+                f"RewardConfig.self_certainty_form must be one of {SELF_CERTAINTY_FORMS}, "
                 f"got {self.self_certainty_form!r}"
             )
 

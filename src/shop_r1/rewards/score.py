@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shop_r1.parsing import ParsedOutput, parse_completion
-from shop_r1.rewards.action import action_score, exact_match
+from shop_r1.rewards.action import action_reward, exact_match
 from shop_r1.rewards.config import RewardConfig
+from shop_r1.rewards.format import format_reward
 from shop_r1.schema import Action, SchemaError
 
 __all__ = ["GoldAction", "RewardBreakdown", "coerce_gold", "score_completion", "score_parsed", "self_certainty_reward"]
@@ -77,13 +78,8 @@ def score_parsed(parsed: ParsedOutput | None, gold: Action, config: RewardConfig
     """Score an already parsed completion (`None` = invalid format)."""
     if parsed is None:
         return INVALID
-    fmt = config.effective_format_reward
-    match = exact_match(parsed.action, gold, config.exact_match_threshold)
-    if config.binary_action:
-        action = config.binary_reward if match else 0.0
-        return RewardBreakdown(valid=True, format=fmt, action=action, total=fmt + action, exact_match=match)
-    parts = action_score(parsed.action, gold, config=config)
-    action = parts.total
+    fmt = format_reward(parsed, config)
+    action, parts = action_reward(parsed.action, gold, config=config)
     return RewardBreakdown(
         valid=True,
         format=fmt,
@@ -92,7 +88,7 @@ def score_parsed(parsed: ParsedOutput | None, gold: Action, config: RewardConfig
         value=parts.value,
         action=action,
         total=fmt + action,
-        exact_match=match,
+        exact_match=exact_match(parsed.action, gold, config.exact_match_threshold),
     )
 
 
@@ -111,7 +107,7 @@ def score_completion(completion: str, gold: GoldAction, config: RewardConfig = _
 def self_certainty_reward(
     self_certainty: float | None, *, valid: bool, config: RewardConfig = _DEFAULT
 ) -> float | None:
-    """The rationale reward `alpha * s(r)` from a sequence's self-certainty (see `rewards.rationale.self_certainty`).
+    """The rationale reward `alpha * s(r)` from a sequence's self-certainty (see `self_certainty_math.self_certainty`).
 
     0.0 for an invalid completion (nothing is paid without the format) or with self-certainty switched
     off; `None` ("cannot score", TRL leaves the term out) when `s` is missing or not finite.

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shop_r1.parsing import ParsedOutput, parse_completion
-from shop_r1.rewards.action import action_score, binary_action_score
+from shop_r1.rewards.action import action_reward, binary_action_score
 from shop_r1.rewards.config import RewardConfig
+from shop_r1.rewards.format import format_reward
 from shop_r1.rewards.score import coerce_gold, self_certainty_reward
 from shop_r1.schema import Action, ActionType, SchemaError
 
@@ -112,9 +113,8 @@ class FormatReward(_ShopR1Reward):
         log_metric: LogMetric | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        weight = self.config.effective_format_reward
         return [
-            None if gold is None else (weight if parsed is not None else 0.0)
+            None if gold is None else format_reward(parsed, self.config)
             for parsed, gold in self._prepare(completions, gold_action, log_metric)
         ]
 
@@ -131,17 +131,12 @@ class ActionReward(_ShopR1Reward):
         log_metric: LogMetric | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        config = self.config
         out: list[float | None] = []
         for parsed, gold in self._prepare(completions, gold_action, log_metric):
             if gold is None:
                 out.append(None)
-            elif parsed is None:
-                out.append(0.0)
-            elif config.binary_action:
-                out.append(binary_action_score(parsed.action, gold, config=config))
             else:
-                out.append(action_score(parsed.action, gold, config=config).total)
+                out.append(0.0 if parsed is None else action_reward(parsed.action, gold, config=self.config)[0])
         return out
 
 

@@ -98,7 +98,7 @@ class ModelEngine:
     @classmethod
     def load(cls, spec: str, *, device: str = "auto", dtype: str = "auto",
              prompt_config: PromptConfig = PromptConfig()) -> ModelEngine:
-        from shop_r1.evaluation.loading import load_for_inference
+        from shop_r1.models.inference import load_for_inference
 
         model, tokenizer = load_for_inference(spec, device=device, dtype=dtype)
         return cls(model, tokenizer, prompt_config=prompt_config)

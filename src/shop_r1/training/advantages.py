@@ -33,10 +33,13 @@ def floored_advantages(
         scale_rewards (`str`, *optional*, defaults to `"group"`): `"group"`, `"batch"` or `"none"`, as in TRL.
         std_floor (`float`, *optional*, defaults to `0.1`): the smallest divisor (before TRL's `+ 1e-4`).
 
-    >>> rewards = torch.tensor([[0.5000], [0.5010], [0.5, ], [0.9]])
+    The first group ties up to self-certainty noise (std 7e-4, floored to 0.1, so its advantages stay
+    small); the second has a real reward gap (std 0.28) and gets exactly TRL's advantages:
+
+    >>> rewards = torch.tensor([[0.5000], [0.5010], [0.5], [0.9]])
     >>> adv, floored = floored_advantages(rewards, torch.ones(1), 2)
     >>> [round(a, 4) for a in adv.tolist()], floored.tolist()
-    ([-0.0071, 0.0071, -0.7064, 0.7064], [True, True, True, True])
+    ([-0.005, 0.005, -0.7069, 0.7069], [True, True, False, False])
     """
     from trl.trainer.utils import nanstd
 

@@ -1,4 +1,4 @@
-"""Boilerplate both stages share: logging, resume, run-time guards, saving the final model."""
+"""Boilerplate both stages share: loading the model, logging, resume, run-time guards, saving the final model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from shop_r1.errors import ShopR1Error
 
 if TYPE_CHECKING:
-    from transformers import TrainingArguments
+    from transformers import PreTrainedModel, TrainingArguments
+
+    from shop_r1.training.configs import ModelArguments
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +28,19 @@ def default_to_cpu_backend() -> None:
     set; accelerate's `ACCELERATE_USE_CPU` has the same effect and leaves the bf16-without-GPU check in place.
     Called by the entry points before parsing, never when the variable is already set.
     """
-    from shop_r1.training.models import accelerator_available
+    from shop_r1.models.load import accelerator_available
 
     if not accelerator_available():
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+
+
+def load_training_model(model_args: ModelArguments, training_args: Any) -> PreTrainedModel:
+    """`load_model` with a stage's model arguments and its (SFT/GRPO) training arguments' precision."""
+    from shop_r1.models.load import load_model
+
+    return load_model(model_args.model_name_or_path, dtype=model_args.dtype,
+                      attn_implementation=model_args.attn_implementation, bf16=training_args.bf16,
+                      fp16=training_args.fp16, frozen_base=model_args.use_peft)
 
 
 def setup_logging(args: TrainingArguments) -> None:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from trl import GRPOConfig
 
-from shop_r1.training.models import ATTN_IMPLEMENTATIONS, DTYPES
+from shop_r1.models.options import ATTN_IMPLEMENTATIONS, TRAINING_DTYPES
+from shop_r1.rewards.config import SELF_CERTAINTY_FORMS
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 SFT_FORMATS = ("session", "step")
 SFT_MIXES = ("natural", "rebalanced")
-SELF_CERTAINTY_FORMS = ("kl_u_p", "kl_p_u", "paper_eq3")
 SELF_CERTAINTY_SOURCES = ("auto", "generation", "forward")
 
 
@@ -66,12 +66,12 @@ class ModelArguments:
     model_name_or_path: str = field(
         default="embedded:smollm2-135m",
         metadata={"help": "embedded:smollm2-135m, tiny-random:llama|qwen2, a .gguf file, a model directory or a "
-                          "hub id (see shop_r1.training.models)."},
+                          "hub id (see shop_r1.models.specs)."},
     )
     dtype: str = field(default="auto", metadata={
         "help": "Parameter dtype. auto: float32 (bf16/fp16 training autocasts over it), half precision only for a "
                 "LoRA base on an accelerator. Set bfloat16 for large models under DeepSpeed/FSDP.",
-        "choices": list(DTYPES)})
+        "choices": list(TRAINING_DTYPES)})
     attn_implementation: str = field(default="auto", metadata={
         "help": "auto: flash_attention_2 on CUDA when installed, else sdpa.", "choices": list(ATTN_IMPLEMENTATIONS)})
     use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter (peft) instead of all weights."})

@@ -66,10 +66,11 @@ def build_trainer(
     training_args: GRPOConfig,
 ) -> ShopR1GRPOTrainer:
     """Load the model, tokenizer and prompts and assemble the trainer (no training yet)."""
+    from shop_r1.models.load import load_model_tokenizer
     from shop_r1.rewards import build_reward_funcs
+    from shop_r1.training.common import load_training_model
     from shop_r1.training.grpo_data import load_rl_split
     from shop_r1.training.guards import NonFiniteGradientGuard
-    from shop_r1.training.models import load_model_tokenizer, load_training_model
     from shop_r1.training.monitor import RolloutTypeMonitor
     from shop_r1.training.trainer import SelfCertaintySettings, ShopR1GRPOTrainer
 

@@ -43,10 +43,10 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
     from transformers import set_seed
     from trl import SFTTrainer
 
-    from shop_r1.training.common import check_packing, finish, resolve_resume, setup_logging
+    from shop_r1.models.load import choose_attn_implementation, load_model_tokenizer
+    from shop_r1.training.common import check_packing, finish, load_training_model, resolve_resume, setup_logging
     from shop_r1.training.compact_head import labelled_positions_only
     from shop_r1.training.guards import NonFiniteGradientGuard
-    from shop_r1.training.models import choose_attn_implementation, load_model_tokenizer, load_training_model
     from shop_r1.training.sft_data import load_sft_split
 
     setup_logging(training_args)

@@ -21,7 +21,7 @@ from shop_r1.schema import ActionType, Session, Step
 from shop_r1.world.catalog import DEFAULT_N_PRODUCTS, build_catalog
 from shop_r1.world.personas import sample_goal, sample_persona
 from shop_r1.world.policy import PolicyConfig, Shopper
-from shop_r1.world.rationales import write_rationale
+from shop_r1.world.reason_templates import write_rationale
 from shop_r1.world.rng import stream
 from shop_r1.world.search import SearchEngine
 from shop_r1.world.store import Store, StoreConfig

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from shop_r1.errors import ShopR1Error
+from shop_r1.evaluation.predictions_io import AppendWriter, load_predictions, repair_tail
 from shop_r1.evaluation.records import parse_failure_reason, prediction_row, prompt_sha256, record_from_row
-from shop_r1.evaluation.store import AppendWriter, load_predictions, repair_tail
 from shop_r1.parsing import parse_completion
 
 GOLD = {"type": "click", "name": "buy_now", "text": None}

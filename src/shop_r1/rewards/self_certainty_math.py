@@ -34,21 +34,17 @@ the rationale, as returned by `rewards.token_mask.rationale_token_mask`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 
-if TYPE_CHECKING:
-    from shop_r1.rewards.config import SelfCertaintyForm
+from shop_r1.rewards.config import SELF_CERTAINTY_FORMS, SelfCertaintyForm
 
 __all__ = ["per_token_self_certainty", "self_certainty"]
 
-_FORMS = ("kl_u_p", "kl_p_u", "paper_eq3")
-
 
 def _check_options(form: str, temperature: float) -> None:
-    if form not in _FORMS:
-        raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
+    if form not in SELF_CERTAINTY_FORMS:
+        raise ValueError(f"form must be one of {SELF_CERTAINTY_FORMS}, got {form!r}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
 

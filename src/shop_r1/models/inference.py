@@ -1,8 +1,8 @@
-"""Model spec -> (model, tokenizer) for inference: the one place `predict` loads a model.
+"""Model spec -> (model, tokenizer) for inference: how prediction, serving and the demo load a model.
 
-Specs are those of `shop_r1.training.models` (embedded GGUF models dequantised and cached as
-safetensors, tiny random models, GGUF files, local directories, hub ids); this module adds the device,
-the inference dtype and eval mode.
+Specs are those of `shop_r1.models.specs` (embedded GGUF models dequantised and cached as safetensors,
+tiny random models, GGUF files, local directories, hub ids); this module adds the device, the inference
+dtype and eval mode.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import logging
 from typing import Any
 
 from shop_r1.errors import ShopR1Error
-from shop_r1.training.models import load_model, load_model_tokenizer, resolve_model_dir
+from shop_r1.models.load import load_model, load_model_tokenizer
+from shop_r1.models.options import INFERENCE_DTYPES
 
-__all__ = ["DTYPES", "load_for_inference", "resolve_model_dir"]
+__all__ = ["load_for_inference"]
 
 logger = logging.getLogger(__name__)
-
-DTYPES = ("auto", "float32", "bfloat16")
 
 
 def _pick_device(device: str) -> str:
@@ -36,8 +35,8 @@ def load_for_inference(spec: str, *, device: str = "auto", dtype: str = "auto") 
     `dtype="auto"`: bfloat16 on CUDA; float32 on CPU, the numerically safe choice. On CPUs with native
     bf16 instructions (AVX512-BF16, AMX) `bfloat16` runs the prompt (prefill) about 2.5x faster.
     """
-    if dtype not in DTYPES:
-        raise ShopR1Error(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype not in INFERENCE_DTYPES:
+        raise ShopR1Error(f"dtype must be one of {', '.join(INFERENCE_DTYPES)}, got {dtype!r}")
     target = _pick_device(device)
     name = dtype if dtype != "auto" else ("bfloat16" if target == "cuda" else "float32")
     model = load_model(spec, dtype=name)
