@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -64,9 +65,9 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def check_json_value(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    """Why a decoded value breaks the rules above (too deep, unpaired surrogate), or None when it is fine.
-
-    Iterative, so it is safe on any value the decoder could build.
+    """Why a decoded value breaks the rules above (too deep, NaN or infinite number, unpaired surrogate),
+    or None when it is fine. Iterative, so it is safe on any value a decoder could build; it checks values
+    decoded elsewhere too (a request body decoded by the web framework, a Parquet cell).
     """
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
@@ -74,6 +75,8 @@ def check_json_value(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
         if isinstance(item, str):
             if _SURROGATE.search(item):
                 return "a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which UTF-8 cannot store"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a JSON number (write null, or a finite number)"
         elif isinstance(item, dict | list):
             if depth >= max_depth:
                 return f"nested deeper than {max_depth} levels of objects/arrays"
