@@ -54,7 +54,7 @@ def test_evaluate_refuses_impossible_step_indices_and_token_counts(cli, tmp_path
     cases = {"negative-step": (_prediction(step_index=-3), "`step_index` must be an integer >= 0, got -3"),
              "negative-tokens": (_prediction(completion_tokens=-5),
                                  "`completion_tokens` must be an integer >= 0 or null, got -5")}
-    for name, (row, message) in cases.items():
+    for name, (row, _) in cases.items():
         path = tmp_path / f"{name}.jsonl"
         path.write_text(json.dumps(_prediction(session_id="s0")) + "\n" + json.dumps(row) + "\n")
     before = snapshot(tmp_path)
@@ -92,9 +92,9 @@ def test_the_server_is_strict_about_n_and_names_nan_for_what_it_is():
     client = TestClient(create_app(engine, ServeSettings(model_name="m")))
     pending = json.dumps(session)
     cases = [
-        ('{"session": %s, "n": "3"}' % pending, "n: Input should be a valid integer"),
-        ('{"session": %s, "temperature": NaN}' % pending, "temperature: Input should be a finite number"),
-        ('{"session": %s, "top_p": Infinity}' % pending, "top_p: Input should be a finite number"),
+        (f'{{"session": {pending}, "n": "3"}}', "n: Input should be a valid integer"),
+        (f'{{"session": {pending}, "temperature": NaN}}', "temperature: Input should be a finite number"),
+        (f'{{"session": {pending}, "top_p": Infinity}}', "top_p: Input should be a finite number"),
         (pending.replace('"meta": {}', '"meta": {"x": NaN}', 1).join(['{"session": ', "}"]),
          "session: nan is not a JSON number"),
     ]

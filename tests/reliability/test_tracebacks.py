@@ -132,7 +132,8 @@ def test_training_configuration_and_data_are_checked_before_a_model_loads(cli, b
                       f"dataset_dir: {datasets}\noutput_dir: {root / 'run'}\n")
     before = snapshot(root)
     result = cli("sft", "--config", broken)
-    assert result.code == 1 and f"{broken}:3:10: not valid YAML (expected ',' or ']', but got ':')" in result.err.replace("\n", "")
+    assert result.code == 1
+    assert f"{broken}:3:10: not valid YAML (expected ',' or ']', but got ':')" in result.err.replace("\n", "")
     for stage in ("sft", "grpo"):
         result = cli(stage, "--config", listed)
         assert result.code == 1
