@@ -13,8 +13,16 @@ MAX_LINE_BYTES = 32 * 1024 * 1024
 # plus whatever `meta`/`persona` hold; 64 leaves room for any sane payload and stays far below the
 # interpreter's recursion limit, which is what a 100,000-deep document would otherwise hit.
 MAX_JSON_DEPTH = 64
-# Element nesting kept by the HTML simplifier; deeper content is cut and replaced by a marker. Real
-# pages are rarely deeper than 40; the cap keeps the tree walk iterative-safe and memory linear.
-MAX_HTML_DEPTH = 256
-# A request body to `shop-r1 serve` (a session with its pages, or chat messages).
-MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# Element nesting kept by the HTML simplifier when a page is deeper than libxml2 parses (2,048):
+# deeper elements become siblings at this level, after a marker. Real pages are rarely 40 deep.
+MAX_HTML_DEPTH = 512
+# `shop-r1 serve`. A request body (a session with its pages, or chat messages): 4 MiB holds a session
+# of ~40 simplified pages (the context budget cuts more anyway). Larger bodies get 413 (--max-body-bytes).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+# Connections served at once; more get 503 at once. Generation runs one request at a time, so the rest
+# only wait, each holding its body: this bounds that memory (64 x 4 MiB) and the wait queue.
+MAX_CONNECTIONS = 64
+# Seconds an idle keep-alive connection is kept (uvicorn's default, stated so it is a decision), and
+# seconds a shutdown waits for requests in flight (a generation takes seconds, never minutes).
+KEEP_ALIVE_TIMEOUT_S = 5
+GRACEFUL_SHUTDOWN_S = 30
