@@ -126,3 +126,28 @@ def test_partials_of_killed_runs_are_removed_by_the_next_write(cli, tmp_path):
     assert cli("data", "import-opera", source, out).code == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == [".other.jsonl.123.abc.tmp", "actions.jsonl",
                                                                 "sessions.jsonl"]
+
+
+def test_a_build_killed_between_its_renames_is_finished_by_the_next(cli, tmp_path):
+    sessions = write_sessions_file(tmp_path / "sessions.jsonl", 8)
+    # What a build killed after renaming datasets/ away leaves (pid 999999999 does not exist):
+    old = tmp_path / ".datasets.old-999999999-abc"
+    old.mkdir()
+    (old / "notes.txt").write_text("keep me")
+    (old / "rl_test.jsonl").write_text("{}\n")
+    staged = tmp_path / ".datasets.build-999999999-def"
+    staged.mkdir()
+    (staged / "rl_train.jsonl").write_text("{}\n")
+    assert cli("data", "build", sessions, tmp_path / "datasets").code == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["datasets", "sessions.jsonl"]
+    assert (tmp_path / "datasets" / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "datasets" / "rl_test.jsonl").read_text() != "{}\n"  # the new build's, not the stale one
+
+
+def test_a_build_into_the_current_directory_is_refused(cli, tmp_path, monkeypatch):
+    sessions = write_sessions_file(tmp_path / "sessions.jsonl", 8)
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(tmp_path)
+    result = cli("data", "build", sessions, ".")
+    assert result.code == 1 and ". is (or holds) the current directory" in result.err
+    assert snapshot(tmp_path) == before

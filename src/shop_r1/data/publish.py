@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shop_r1.data.atomic import current_umask, pid_alive
+from shop_r1.errors import ShopR1Error
 
 __all__ = ["publish_directory"]
 
@@ -70,9 +71,12 @@ def publish_directory(target: str | os.PathLike[str], fill: Callable[[Path], Non
     even when the new build has no such file); all other entries are kept. If `fill` raises, `target`
     is untouched and the staging directory is removed.
     """
-    final = Path(target)
-    if final.is_symlink():
-        final = final.resolve()
+    final = Path(target).resolve()  # "." has no name to stage beside; a symlink's target is what is replaced
+    cwd = Path.cwd().resolve()
+    if cwd == final or final in cwd.parents:
+        # The swap renames the directory away: this process and the user's shell would be left in a
+        # deleted directory.
+        raise ShopR1Error(f"{target} is (or holds) the current directory; give a dedicated output directory")
     final.parent.mkdir(parents=True, exist_ok=True)
     _recover(final, owned)
     pid = os.getpid()
