@@ -164,3 +164,9 @@ def test_predict_with_a_string_prompt_is_a_clear_error(cli, built):
     assert result.code == 1
     assert f"{rl}:2: `prompt` must be a non-empty list of chat messages" in result.err.replace("\n", "")
     assert snapshot(built) == before
+
+
+def test_reward_with_a_deeply_nested_gold_is_a_clear_error(cli):
+    result = cli("reward", "--completion", "{}", "--gold", "[" * 60_000 + "]" * 60_000)
+    assert result.code == 1
+    assert result.err.strip() == f"error: gold_action: not accepted: {DEEP}"
