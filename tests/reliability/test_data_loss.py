@@ -151,3 +151,29 @@ def test_a_build_into_the_current_directory_is_refused(cli, tmp_path, monkeypatc
     result = cli("data", "build", sessions, ".")
     assert result.code == 1 and ". is (or holds) the current directory" in result.err
     assert snapshot(tmp_path) == before
+
+
+def test_predict_and_baseline_refuse_to_write_over_their_inputs(cli, tmp_path):
+    sessions = write_sessions_file(tmp_path / "sessions.jsonl", 8)
+    datasets = tmp_path / "datasets"
+    assert cli("data", "build", sessions, datasets).code == 0
+    rl = datasets / "rl_test.jsonl"
+    before = snapshot(tmp_path)
+    result = cli("predict", "--data", rl, "--out", rl, "--model", "tiny-random:llama")
+    assert result.code == 1 and f"the output {rl} is the input {rl} (same file)" in result.err.replace("\n", "")
+    result = cli("baseline", sessions, datasets, "--out", sessions)
+    assert result.code == 1 and f"the output {sessions} is the input {sessions}" in result.err.replace("\n", "")
+    assert snapshot(tmp_path) == before
+
+
+def test_model_cache_staging_left_by_a_killed_run_is_removed(tmp_path):
+    from shop_r1.training.models import _materialise
+
+    dead = tmp_path / ".building-999999999-abc"  # a killed run's half-written model copy
+    dead.mkdir()
+    (dead / "model.safetensors").write_bytes(b"half")
+    live = tmp_path / f".building-{os.getpid()}-xyz"  # a build in progress (this process): left alone
+    live.mkdir()
+    target = _materialise(tmp_path / "model", {"source": "x"}, lambda staging: (staging / "w").write_text("ok"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [live.name, "model"]
+    assert (target / "w").read_text() == "ok"

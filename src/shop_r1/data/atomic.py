@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "current_umask", "pid_alive", "stale_partials", "sweep_stale_partials"]
+__all__ = ["atomic_write", "current_umask", "pid_alive", "staging_prefix", "stale_partials", "sweep_stale_partials",
+           "sweep_stale_staging"]
 
 # Partials named before the pid was part of the name cannot be checked for a live writer: they are
 # removed once no write could still be running, i.e. after this many seconds without a change.
@@ -65,6 +66,37 @@ def sweep_stale_partials(target: Path) -> int:
     for path in stale_partials(target):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+            removed += 1
+    return removed
+
+
+def staging_prefix(kind: str) -> str:
+    """The `tempfile.mkdtemp` prefix of a staging directory: `.<kind>-<pid>-`, so a sweep can tell whose it is."""
+    return f".{kind}-{os.getpid()}-"
+
+
+def sweep_stale_staging(parent: Path, kind: str) -> int:
+    """Remove the staging directories `.<kind>-<pid>-*` in `parent` whose process is gone (a killed model
+    cache build leaves a whole model copy behind), and unnamed ones (`.<kind>-<random>`, the older
+    naming) a day old. Returns how many were removed."""
+    import shutil
+
+    prefix = f".{kind}-"
+    removed = 0
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid_text, dash, _ = entry.name[len(prefix):].partition("-")
+        if dash and pid_text.isdigit():
+            stale = not pid_alive(int(pid_text))
+        else:
+            stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > _UNNAMED_PARTIAL_AGE_S
+        if stale:
+            shutil.rmtree(entry.path, ignore_errors=True)
             removed += 1
     return removed
 
