@@ -177,3 +177,16 @@ def test_model_cache_staging_left_by_a_killed_run_is_removed(tmp_path):
     target = _materialise(tmp_path / "model", {"source": "x"}, lambda staging: (staging / "w").write_text("ok"))
     assert sorted(path.name for path in tmp_path.iterdir()) == [live.name, "model"]
     assert (target / "w").read_text() == "ok"
+
+
+def test_rationales_with_no_valid_session_leave_the_output_alone(cli, tmp_path):
+    sessions = tmp_path / "sessions.jsonl"
+    sessions.write_text('{"session_id": "bad", "steps": []}\n')
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"an earlier": "good run"}\n')
+    before = snapshot(tmp_path)
+    result = cli("rationales", "synthesize", sessions, out, "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+                 "--skip-invalid")
+    assert result.code == 1
+    assert f"{sessions} holds no valid session, so {out} was left unchanged" in result.err.replace("\n", "")
+    assert snapshot(tmp_path) == before

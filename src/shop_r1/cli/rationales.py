@@ -151,11 +151,13 @@ def synthesize(
         )
     failures_file = failed_path(out)
     write_failures(failures_file, result.summary.failed)
-    if sessions and not result.sessions:
-        # Every session failed (an endpoint that refuses connections, a wrong model name): an empty OUT
-        # would replace a previous good run's output with nothing.
-        _print_summary(result.summary, out, failures_file)
+    if not result.sessions:
+        # Every session failed (an endpoint that refuses connections, a wrong model name) or none was
+        # valid: an empty OUT would replace a previous good run's output with nothing.
         kept = "left unchanged" if out.exists() else "not written"
+        if not sessions:
+            raise ShopR1Error(f"{sessions_path} holds no valid session, so {out} was {kept}")
+        _print_summary(result.summary, out, failures_file)
         raise ShopR1Error(f"no session got its rationales, so {out} was {kept}; the reasons are in "
                           f"{failures_file}")
     write_sessions(out, result.sessions)
