@@ -170,3 +170,14 @@ def test_reward_with_a_deeply_nested_gold_is_a_clear_error(cli):
     result = cli("reward", "--completion", "{}", "--gold", "[" * 60_000 + "]" * 60_000)
     assert result.code == 1
     assert result.err.strip() == f"error: gold_action: not accepted: {DEEP}"
+
+
+@pytest.mark.parametrize("recipe", ["debug", "demo", "paper/qwen2.5-3b"])
+def test_the_shipped_recipes_pass_the_preflight_type_checks(recipe):
+    from shop_r1.training import grpo, sft
+    from shop_r1.training.preflight import check_argument_types, check_recipe_types, load_recipe
+
+    for stage, name in ((sft, "sft"), (grpo, "grpo")):
+        path = f"configs/{recipe}/{name}.yaml"
+        check_recipe_types(load_recipe(path), stage.make_parser().dataclass_types, path)
+        check_argument_types(*stage.parse_args(["--config", path, "--bf16", "false", "--dataset_dir", "d"]))

@@ -115,8 +115,12 @@ def check_argument_types(*arguments: Any) -> None:
     """The same check on parsed argument dataclasses (for `python -m shop_r1.training.*` runs)."""
     for instance in arguments:
         hints = _hints([type(instance)])
+        defaults = {item.name: item.default for item in dataclasses.fields(instance)}
         for name, hint in hints.items():
-            if problem := _type_problem(name, getattr(instance, name), hint):
+            value = getattr(instance, name)
+            if value is defaults.get(name) or value == defaults.get(name):
+                continue  # the library's own default (some are typed loosely): only what was set is checked
+            if problem := _type_problem(name, value, hint):
                 raise ShopR1Error(problem)
 
 
