@@ -62,6 +62,13 @@ def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
     return value
 
 
+def _check_id(value: str | None, key: str) -> None:
+    # Ids become file names, log keys and dictionary keys in other tools; a control character (NUL above
+    # all) in one truncates or corrupts them there, so it is refused at the door.
+    if value is not None and any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise SchemaError(key, "must not contain control characters (NUL, newline, ...)")
+
+
 def action_dict(kind: ActionType, name: str | None, text: str | None) -> dict[str, str]:
     """An action's JSON object: `type`, then `name` and `text` when present (absent keys are left out)."""
     out = {"type": kind.value}
@@ -213,16 +220,25 @@ class Session:
         raw_steps = data.get("steps")
         if not isinstance(raw_steps, list):
             raise SchemaError("steps", "required and must be a list")
+        _check_id(session_id, "session_id")
+        user_id = _optional_str(data, "user_id", "")
+        _check_id(user_id, "user_id")
         steps = []
         for index, raw in enumerate(raw_steps):
             try:
                 steps.append(Step.from_dict(raw))
             except SchemaError as err:
                 raise err.nested(f"steps[{index}]") from None
+        # terminate ends the visit: a step after it is a logging error, and training on it would teach
+        # the model that shoppers act after leaving.
+        for index, step in enumerate(steps[:-1]):
+            if step.action.type is ActionType.TERMINATE:
+                raise SchemaError(f"steps[{index}].action.type",
+                                  f"terminate must be the last step, but {len(steps) - 1 - index} step(s) follow")
         return cls(
             session_id=session_id,
             steps=tuple(steps),
-            user_id=_optional_str(data, "user_id", ""),
+            user_id=user_id,
             persona=dict(persona) if isinstance(persona, Mapping) else persona,
         )
 

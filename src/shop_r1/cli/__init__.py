@@ -64,7 +64,8 @@ def _root(
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
-    except (ShopR1Error, SchemaError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    # OSError covers missing files and permissions as well as a full disk: the message names the file.
+    except (ShopR1Error, SchemaError, OSError) as err:
         if os.environ.get("SHOP_R1_DEBUG") == "1":
             raise
         _err.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)

@@ -81,10 +81,11 @@ def import_opera(
     skip_invalid: SkipInvalidOpt = False,
 ) -> None:
     """Import OPeRA shopping logs (click / input / terminate rows) into shop-r1 sessions."""
-    from shop_r1.data.io import write_sessions
+    from shop_r1.data.io import refuse_same_file, write_sessions
     from shop_r1.data.opera import import_opera as run_import
     from shop_r1.data.opera import read_personas
 
+    refuse_same_file(out, source, users)
     personas = read_personas(users) if users else None
     sessions, report = run_import(source, personas=personas, skip_invalid=skip_invalid)
     if not sessions:

@@ -69,6 +69,7 @@ def predict(
                                                          "busy machine 1 can be many times faster.", min=1)] = None,
 ) -> None:
     """Generate the next action and rationale for every step of an RL dataset; resumable."""
+    from shop_r1.data.io import refuse_same_file
     from shop_r1.evaluation.generation import BACKENDS, GenerationSettings, vllm_available
     from shop_r1.evaluation.predict import load_rl_rows, pending_rows
     from shop_r1.evaluation.predict import predict as run_predict
@@ -89,6 +90,7 @@ def predict(
     if dtype != "auto":  # recorded only when chosen, so files of default runs stay comparable
         generation["dtype"] = dtype
 
+    refuse_same_file(out, data)  # predictions are appended to OUT: never to the dataset itself
     rows = load_rl_rows(data, limit)
     # Repair and check a file to resume before loading the model: a mismatch should not cost a model load.
     repaired = repair_tail(out)
@@ -196,7 +198,7 @@ def baseline(
     action, fitted on the build's training users. What a language model must beat to have learned more."""
     import json
 
-    from shop_r1.data.io import read_sessions, write_jsonl
+    from shop_r1.data.io import read_sessions, refuse_same_file, write_jsonl
     from shop_r1.evaluation.markov_baseline import build_baseline_predictions
     from shop_r1.evaluation.predict import load_rl_rows
 
@@ -207,6 +209,7 @@ def baseline(
         if not path.is_file():
             raise ShopR1Error(f"{path} is missing: build the datasets with `shop-r1 data build` first"
                               + (" (with --validation-fraction)" if split == "validation" else ""))
+    refuse_same_file(out, sessions, manifest_path, rows_path)
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     table, rows = build_baseline_predictions(read_sessions(sessions), manifest, load_rl_rows(rows_path))
     write_jsonl(out, rows)

@@ -120,12 +120,13 @@ def synthesize(
     Finished replies are cached as they arrive, so rerunning the same command after an interruption or
     failures makes calls only for what is missing. Exits 1 when some sessions failed.
     """
-    from shop_r1.data.io import RecordProblem, read_sessions, write_sessions
+    from shop_r1.data.io import RecordProblem, read_sessions, refuse_same_file, write_sessions
     from shop_r1.rationales import RationalePromptConfig, SynthesisConfig, SynthesisMode, synthesize_rationales
     from shop_r1.rationales.client import GenerationSettings, RetryPolicy, chat_completions_url
     from shop_r1.rationales.synthesize import default_cache_dir, failed_path, write_failures
 
     chat_completions_url(base_url)  # a malformed URL fails here, before any work
+    refuse_same_file(out, sessions_path)  # failed sessions are left out of OUT: never write over the input
     key = _api_key(api_key_env)
     problems: list[RecordProblem] = []
     sessions = read_sessions(sessions_path, skip_invalid=skip_invalid, problems=problems)
@@ -148,9 +149,18 @@ def synthesize(
                                                        backoff_max=max(60.0, backoff)),
             on_session=lambda status: progress.advance(task),
         )
-    write_sessions(out, result.sessions)
     failures_file = failed_path(out)
     write_failures(failures_file, result.summary.failed)
+    if not result.sessions:
+        # Every session failed (an endpoint that refuses connections, a wrong model name) or none was
+        # valid: an empty OUT would replace a previous good run's output with nothing.
+        kept = "left unchanged" if out.exists() else "not written"
+        if not sessions:
+            raise ShopR1Error(f"{sessions_path} holds no valid session, so {out} was {kept}")
+        _print_summary(result.summary, out, failures_file)
+        raise ShopR1Error(f"no session got its rationales, so {out} was {kept}; the reasons are in "
+                          f"{failures_file}")
+    write_sessions(out, result.sessions)
     _print_summary(result.summary, out, failures_file)
     console.print(f"[green]wrote[/] {len(result.sessions)} sessions to {escape(str(out))} "
                   f"(cache: {escape(str(cache))})")

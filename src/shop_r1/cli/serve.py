@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
+from shop_r1.limits import GRACEFUL_SHUTDOWN_S, KEEP_ALIVE_TIMEOUT_S, MAX_CONNECTIONS, MAX_REQUEST_BYTES
 from shop_r1.models.embedded import DEFAULT_MODEL
 
 __all__ = ["API_KEY_ENV", "default_served_name", "serve"]
@@ -67,7 +68,9 @@ def serve(
                                                 min=1)] = 128,
     max_samples: Annotated[int, typer.Option(help="Largest `n` a request may ask for.", min=1)] = 16,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body; larger ones get 413.", min=1024)]
-    = 4 * 1024 * 1024,
+    = MAX_REQUEST_BYTES,
+    max_connections: Annotated[int, typer.Option(help="Connections served at once; more get 503 (bounds the "
+                                                      "memory of queued requests).", min=1)] = MAX_CONNECTIONS,
     temperature: Annotated[float, typer.Option(help="Default sampling temperature (paper: 0.6; 0 = greedy).",
                                                min=0.0, max=2.0)] = 0.6,
     max_context_tokens: Annotated[int, typer.Option(help="Token budget per prompt; use the `data build` value "
@@ -127,5 +130,7 @@ def serve(
     if key is None and not is_loopback(host):
         _err.print(f"[bold yellow]warning:[/] bound to {escape(host)} without an API key: anyone who can reach "
                    f"this address can use the model; set --api-key or {API_KEY_ENV}", highlight=False)
+    # Limits and timeouts: see shop_r1.limits and docs/limits.md.
     uvicorn.run(create_app(engine, settings), host=host, port=port, log_level=log_level,
-                access_log=not no_access_log)
+                access_log=not no_access_log, limit_concurrency=max_connections,
+                timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)

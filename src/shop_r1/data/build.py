@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_r1.data.io import atomic_write, write_jsonl
+from shop_r1.data.atomic import atomic_write
+from shop_r1.data.io import write_jsonl
+from shop_r1.data.publish import publish_directory
 from shop_r1.data.rebalance import rebalance_steps
 from shop_r1.data.split import split_sessions
+from shop_r1.errors import ShopR1Error
 from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, rl_prompt, sft_conversation, target_json
 from shop_r1.schema import Session
 
 SPLITS = ("train", "validation", "test")
 # Columns of every rl_*.jsonl row that prediction and GRPO read (rows carry more, e.g. gold_rationale).
 RL_ROW_COLUMNS = ("prompt", "gold_action", "session_id", "step_index")
+MANIFEST = "manifest.json"
+_OUTPUT_NAME = re.compile(r"(?:sft|sft_steps|rl)_(?:train|validation|test)\.jsonl")
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ def build_datasets(
     count_tokens: TokenCounter | None = None,
     on_session: Callable[[], None] | None = None,
 ) -> BuildReport:
-    """Split the sessions, build every dataset, and write them (each file atomically) to `outdir`."""
+    """Split the sessions, build every dataset, and replace the datasets in `outdir` with them at once."""
     split = split_sessions(sessions, test_fraction=config.test_fraction,
                            validation_fraction=config.validation_fraction, seed=config.seed)
     parts = {"train": split.train, "test": split.test}
@@ -153,9 +159,6 @@ def build_datasets(
         for file_name, rows in outputs.items():
             files[file_name] = str(out / f"{file_name}.jsonl")
             pending[files[file_name]] = rows
-    # Write only once every row is built, so a failure or Ctrl-C midway leaves the old outputs alone.
-    for path, rows in pending.items():
-        write_jsonl(path, rows)
     report = BuildReport(outdir=str(out), split_unit=split.unit, splits=counts, files=files)
     manifest = {
         "config": {"prompt": asdict(config.prompt), "test_fraction": config.test_fraction,
@@ -168,6 +171,30 @@ def build_datasets(
         "files": {name: Path(path).name for name, path in files.items()},
         "whole_session_sft": whole_session,
     }
-    with atomic_write(out / "manifest.json") as handle:
-        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+
+    def fill(staging: Path) -> None:
+        for path, rows in pending.items():
+            write_jsonl(staging / Path(path).name, rows)
+        # Last: a directory with a manifest is a complete build (readers check for it).
+        with atomic_write(staging / MANIFEST) as handle:
+            json.dump(manifest, handle, indent=2, ensure_ascii=False)
+
+    # Rows are all built before anything is written, and the files are swapped in together: a failure
+    # or Ctrl-C at any point leaves the previous build whole (see shop_r1.data.publish).
+    publish_directory(out, fill, owned=is_build_output)
     return report
+
+
+def is_build_output(name: str) -> bool:
+    """Whether a file name in a dataset directory is one `build_datasets` writes (and so replaces)."""
+    return name == MANIFEST or _OUTPUT_NAME.fullmatch(name) is not None or name.endswith(".tmp")
+
+
+def require_manifest(dataset_dir: str | os.PathLike[str]) -> Path:
+    """The manifest of a complete build in `dataset_dir`; `ShopR1Error` when there is none."""
+    path = Path(dataset_dir) / MANIFEST
+    if not path.is_file():
+        raise ShopR1Error(f"{path} is missing, so {dataset_dir} is not a complete `shop-r1 data build` output "
+                          "(an interrupted or older build?): run `shop-r1 data build SESSIONS "
+                          f"{dataset_dir}` again")
+    return path

@@ -6,20 +6,27 @@ traceback), and an output file is either the old one or the complete new one (ne
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from shop_r1.data.atomic import atomic_write
+from shop_r1.data.jsonl import LineProblem, check_json_value, decode_json, iter_json_lines
+from shop_r1.data.parquet_schema import check_sessions_schema
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import SchemaError, Session
 
 if TYPE_CHECKING:
     import datasets
+
+__all__ = [
+    "PARQUET_SUFFIXES", "RecordProblem", "SessionFileError", "atomic_write", "iter_session_records", "iter_sessions",
+    "read_sessions", "refuse_same_file", "sessions_to_dataset", "write_jsonl", "write_sessions",
+    "write_sessions_parquet",
+]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -49,35 +56,6 @@ class SessionFileError(ShopR1Error):
         super().__init__(f"{problem} (use --skip-invalid to skip such records)")
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temporary file beside `path`; on success it replaces `path`, on any error it is removed.
-
-    Readers therefore see either the previous file or the finished new one, never a partial write.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        # mkstemp creates 0600; give the result the mode a plain open() would have.
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
-        with open(fd, mode, encoding=None if "b" in mode else encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _session_id_of(record: Any) -> str | None:
     if isinstance(record, dict) and isinstance(record.get("session_id"), str):
         return record["session_id"]
@@ -90,20 +68,14 @@ def iter_session_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Se
     if source.suffix in PARQUET_SUFFIXES:
         yield from _iter_parquet_records(source)
         return
-    with open(source, encoding="utf-8", errors="surrogateescape") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                reason = f"not valid JSON ({err.msg} at column {err.colno})"
-                yield number, RecordProblem(str(source), number, None, "", reason)
-                continue
-            try:
-                yield number, Session.from_dict(record)
-            except SchemaError as err:
-                yield number, RecordProblem(str(source), number, _session_id_of(record), err.field, err.reason)
+    for number, record in iter_json_lines(source):
+        if isinstance(record, LineProblem):
+            yield number, RecordProblem(str(source), number, None, "", record.reason)
+            continue
+        try:
+            yield number, Session.from_dict(record)
+        except SchemaError as err:
+            yield number, RecordProblem(str(source), number, _session_id_of(record), err.field, err.reason)
 
 
 def iter_sessions(
@@ -191,26 +163,58 @@ def _iter_parquet_records(path: Path) -> Iterator[tuple[int, Session | RecordPro
         table = pq.read_table(path)
     except Exception as err:  # pyarrow raises several types for a corrupt file
         raise ShopR1Error(f"{path}: not a readable Parquet file ({err})") from err
+    # A readable file with other columns is not a sessions file: say which column, before any row.
+    check_sessions_schema(table.schema, str(path))
     for number, record in enumerate(table.to_pylist(), start=1):
         try:
-            if isinstance(record.get("persona"), str):
-                record["persona"] = _maybe_json(record["persona"])
-            for step in record.get("steps") or []:
-                if isinstance(step.get("meta"), str):
-                    step["meta"] = json.loads(step["meta"])
-            yield number, Session.from_dict(record)
-        except (SchemaError, json.JSONDecodeError) as err:
-            field = err.field if isinstance(err, SchemaError) else "meta"
-            reason = err.reason if isinstance(err, SchemaError) else "not valid JSON"
-            yield number, RecordProblem(str(path), number, _session_id_of(record), field, reason)
+            yield number, Session.from_dict(_decoded_parquet_row(record))
+        except SchemaError as err:
+            yield number, RecordProblem(str(path), number, _session_id_of(record), err.field, err.reason)
+
+
+def _decoded_parquet_row(record: dict[str, Any]) -> dict[str, Any]:
+    """Undo `_parquet_row`: persona and each step's meta are JSON text, held to the JSONL rules."""
+    if isinstance(record.get("persona"), str):
+        record["persona"] = _maybe_json(record["persona"])
+    for index, step in enumerate(record.get("steps") or []):
+        if isinstance(step, dict) and isinstance(step.get("meta"), str):
+            try:
+                step["meta"] = decode_json(step["meta"])
+            except ValueError as err:
+                raise SchemaError(f"steps[{index}].meta", str(err)) from None
+    reason = check_json_value(record)
+    if reason is not None:
+        raise SchemaError("", reason)
+    return record
 
 
 def _maybe_json(text: str) -> Any:
     """Personas are stored JSON-encoded; a plain-text persona encodes as a JSON string."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return decode_json(text)
+    except ValueError:
         return text
+
+
+def refuse_same_file(out: str | os.PathLike[str], *inputs: str | os.PathLike[str] | None) -> None:
+    """`ShopR1Error` when writing `out` would replace one of `inputs` (same path, symlink or hard link).
+
+    Outputs are written atomically by renaming over the target, so the input would be gone for good
+    with no error at all.
+    """
+    target = Path(out)
+    for source in inputs:
+        if source is None:
+            continue
+        same = target.resolve() == Path(source).resolve()
+        if not same and target.exists():
+            try:
+                same = os.path.samefile(target, source)
+            except OSError:
+                same = False
+        if same:
+            raise ShopR1Error(f"the output {target} is the input {source} (same file): writing it would destroy "
+                              "the input; choose another output path")
 
 
 def sessions_to_dataset(sessions: Iterable[Session]) -> datasets.Dataset:

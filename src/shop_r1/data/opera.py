@@ -12,7 +12,6 @@ Example row: {"session_id": "27d8..._2025-04-02T21:40:04Z_2025-04-02T21:44:25Z",
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from shop_r1.data.io import PARQUET_SUFFIXES, RecordProblem, SessionFileError
+from shop_r1.data.jsonl import LineProblem, decode_json, iter_json_lines
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import Action, SchemaError, Session, Step
 
@@ -50,18 +50,12 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RecordProblem
             raise ShopR1Error(f"{path}: not a readable Parquet file ({err})") from err
         yield from enumerate(table.to_pylist(), start=1)
         return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield number, RecordProblem(str(path), number, None, "", f"not valid JSON ({err.msg})")
-                continue
-            if not isinstance(row, dict):
-                yield number, RecordProblem(str(path), number, None, "", "a row must be a JSON object")
-                continue
+    for number, row in iter_json_lines(path):
+        if isinstance(row, LineProblem):
+            yield number, RecordProblem(str(path), number, None, "", row.reason)
+        elif not isinstance(row, dict):
+            yield number, RecordProblem(str(path), number, None, "", "a row must be a JSON object")
+        else:
             yield number, row
 
 
@@ -109,8 +103,8 @@ def read_personas(path: str | os.PathLike[str]) -> dict[str, Any]:
             continue
         if isinstance(survey, str):
             try:
-                survey = json.loads(survey)
-            except json.JSONDecodeError:
+                survey = decode_json(survey)
+            except ValueError:
                 pass  # a free-text persona is still a persona
         personas[str(user_id)] = survey
     return personas

@@ -28,7 +28,7 @@ from shop_r1.data.build import RL_ROW_COLUMNS
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.generation import Generator
 from shop_r1.evaluation.predictions_io import AppendWriter, iter_jsonl, repair_tail
-from shop_r1.evaluation.records import StepKey, prediction_row, prompt_sha256, step_key
+from shop_r1.evaluation.records import StepKey, check_dataset_row, prediction_row, prompt_sha256, step_key
 
 __all__ = ["PredictSummary", "load_rl_rows", "pending_rows", "predict"]
 
@@ -62,7 +62,7 @@ def load_rl_rows(path: str | os.PathLike[str], limit: int | None = None) -> list
         missing = [field for field in RL_ROW_COLUMNS if field not in row]
         if missing:
             raise ShopR1Error(f"{where}: missing {', '.join(missing)}; expected an rl_*.jsonl file of `data build`")
-        key = step_key(row, where)
+        key = check_dataset_row(row, where)
         if key in seen:
             raise ShopR1Error(f"{where}: step {key} appears twice in the dataset")
         seen.add(key)

@@ -10,18 +10,17 @@ duplicates a step.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from shop_r1.data.jsonl import decode_json, iter_json
 from shop_r1.errors import ShopR1Error
 from shop_r1.evaluation.records import PredictionRecord, StepKey, record_from_row
 
 __all__ = ["AppendWriter", "iter_jsonl", "load_predictions", "repair_tail"]
 
-logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
 
@@ -41,8 +40,8 @@ def _last_newline(handle: IO[bytes], size: int) -> int:
 
 def _is_json_object(data: bytes) -> bool:
     try:
-        return isinstance(json.loads(data), dict)
-    except ValueError:
+        return isinstance(decode_json(data.decode("utf-8")), dict)
+    except ValueError:  # not UTF-8, not JSON, or too deep: a fragment
         return False
 
 
@@ -79,17 +78,8 @@ def iter_jsonl(path: str | os.PathLike[str], *, allow_partial_tail: bool = False
     A line that is not JSON raises `ShopR1Error` naming file and line, except, with `allow_partial_tail`,
     a last line without a newline (a run still writing, or one that crashed): it is skipped with a warning.
     """
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except ValueError as err:
-                if allow_partial_tail and not line.endswith("\n"):
-                    logger.warning("%s:%d: ignoring a half-written last line", path, number)
-                    return
-                raise ShopR1Error(f"{path}:{number}: not valid JSON ({err})") from None
+    # The shared reader (shop_r1.data.jsonl): same UTF-8, size, depth and NaN rules as every other input.
+    yield from iter_json(path, allow_partial_tail=allow_partial_tail)
 
 
 def load_predictions(path: str | os.PathLike[str]) -> list[PredictionRecord]:

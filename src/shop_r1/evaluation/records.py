@@ -30,6 +30,8 @@ from shop_r1.schema import Action, SchemaError
 __all__ = [
     "PredictionRecord",
     "StepKey",
+    "check_dataset_row",
+    "check_prompt",
     "parse_failure_reason",
     "prediction_row",
     "prompt_sha256",
@@ -46,9 +48,39 @@ def step_key(row: Mapping[str, Any], where: str = "row") -> StepKey:
     session_id, step_index = row.get("session_id"), row.get("step_index")
     if not isinstance(session_id, str) or not session_id:
         raise ShopR1Error(f"{where}: `session_id` must be a non-empty string, got {session_id!r}")
-    if isinstance(step_index, bool) or not isinstance(step_index, int):
-        raise ShopR1Error(f"{where}: `step_index` must be an integer, got {step_index!r}")
+    if isinstance(step_index, bool) or not isinstance(step_index, int) or step_index < 0:
+        raise ShopR1Error(f"{where}: `step_index` must be an integer >= 0, got {step_index!r}")
     return session_id, step_index
+
+
+def check_prompt(prompt: Any, where: str) -> None:
+    """A dataset row's `prompt`: a non-empty list of chat messages with string `role` and `content`."""
+    if not isinstance(prompt, list) or not prompt:
+        raise ShopR1Error(f"{where}: `prompt` must be a non-empty list of chat messages "
+                          f"({{\"role\": ..., \"content\": ...}}), got {type(prompt).__name__}")
+    for index, message in enumerate(prompt):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str) \
+                or not isinstance(message.get("content"), str):
+            raise ShopR1Error(f"{where}: `prompt[{index}]` must be a message with string `role` and `content`")
+
+
+def check_dataset_row(row: Any, where: str) -> StepKey:
+    """Validate one `rl_*.jsonl` row the way every later command relies on; returns its step key.
+
+    The gold action goes through the same check as `evaluate`'s, so a row that `evaluate` would reject
+    (an action type outside the action space, a click without a name) is refused before any generation.
+    """
+    if not isinstance(row, Mapping):
+        raise ShopR1Error(f"{where}: expected a JSON object, got {type(row).__name__}")
+    key = step_key(row, where)
+    check_prompt(row.get("prompt"), where)
+    try:
+        coerce_gold(row.get("gold_action"))
+    except SchemaError as err:
+        raise ShopR1Error(f"{where}: {err}") from None
+    for name in ("gold_rationale", "gold_reason", "user_id"):
+        _optional_str(row, name, where)
+    return key
 
 
 def prompt_sha256(messages: Sequence[Mapping[str, str]]) -> str:
@@ -148,6 +180,9 @@ def record_from_row(row: Any, where: str) -> PredictionRecord:
         raise ShopR1Error(f"{where}: a predictions row must be a JSON object, got {type(row).__name__}")
     session_id, step_index = step_key(row, where)
     completion = row.get("completion")
+    tokens = row.get("completion_tokens")
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
+        raise ShopR1Error(f"{where}: `completion_tokens` must be an integer >= 0 or null, got {tokens!r}")
     if not isinstance(completion, str):
         # A missing completion is a broken file, not a wrong prediction: refuse rather than score it as invalid.
         raise ShopR1Error(f"{where}: `completion` must be a string, got {type(completion).__name__}")

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shop_r1.data.atomic import staging_prefix, sweep_stale_staging
 from shop_r1.errors import ShopR1Error
 from shop_r1.models.embedded import cache_dir, embedded_gguf_path
 from shop_r1.models.specs import parse_spec
@@ -41,7 +42,8 @@ def materialise(target: Path, source: dict[str, Any], build: Callable[[Path], No
     if marker.is_file() and json.loads(marker.read_text()) == source:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    sweep_stale_staging(target.parent, "building")  # what killed builds left (a whole model each)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix("building"), dir=target.parent))
     try:
         build(staging)
         (staging / MARKER).write_text(json.dumps(source, sort_keys=True))

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shop_r1.data.atomic import staging_prefix, sweep_stale_staging
 from shop_r1.errors import ShopR1Error
 from shop_r1.models.embedded import DEFAULT_MODEL, cache_dir, embedded_gguf_path
 from shop_r1.models.specs import parse_spec
@@ -35,7 +36,8 @@ def _cached_gguf_tokenizer(path: Path, target: Path) -> PreTrainedTokenizerBase:
     tokenizer = _load_from_gguf(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so an interrupted first run never leaves a half cache.
-    staging = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=target.parent))
+    sweep_stale_staging(target.parent, "tokenizer")
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix("tokenizer"), dir=target.parent))
     try:
         tokenizer.save_pretrained(str(staging))
         try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from shop_r1.data.io import atomic_write
+from shop_r1.data.jsonl import decode_json
 from shop_r1.schema import Session
 
 __all__ = ["CacheEntry", "ReplyCache", "cache_key", "session_content_hash"]
@@ -87,10 +88,10 @@ class ReplyCache:
         """
         path = self.path(key)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = decode_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON, or beyond the JSON rules
             logger.warning("ignoring unreadable cache file %s (%s)", path, err)
             return None
         rationales = data.get("rationales") if isinstance(data, dict) else None

@@ -14,12 +14,12 @@ the `alpha * s` term under the same rule (0 for an invalid completion).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from shop_r1.data.jsonl import decode_json
 from shop_r1.parsing import ParsedOutput, parse_completion
 from shop_r1.rewards.action import action_reward, exact_match
 from shop_r1.rewards.config import RewardConfig
@@ -65,9 +65,9 @@ def coerce_gold(gold: GoldAction) -> Action:
         return gold
     if isinstance(gold, str):
         try:
-            gold = json.loads(gold)
+            gold = decode_json(gold)  # the shared rules: a 100,000-deep gold is an error, not a RecursionError
         except ValueError as err:
-            raise SchemaError("gold_action", f"not valid JSON: {err}") from None
+            raise SchemaError("gold_action", str(err)) from None
     try:
         return Action.from_dict(gold)
     except SchemaError as err:

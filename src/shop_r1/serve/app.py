@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 
 from shop_r1 import __version__
+from shop_r1.limits import MAX_REQUEST_BYTES
 from shop_r1.parsing import parse_completion
 from shop_r1.schema import SchemaError
 from shop_r1.serve.distribution import action_distribution
@@ -42,7 +43,7 @@ from shop_r1.serve.schemas import (
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServeSettings", "create_app"]
 
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES
 MAX_STOP_STRINGS = 4  # OpenAI's limit
 T = TypeVar("T")
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shop_r1.data.jsonl import check_json_value
 from shop_r1.prompts import Page, Prompt, PromptConfig, TokenCounter, next_action_prompt
 from shop_r1.schema import SchemaError, Session, Step
 
@@ -62,6 +63,9 @@ def parse_session_so_far(data: Any) -> SessionSoFar:
     """Validate a request's session; raises `SchemaError` naming the field (`steps[2].action.type: ...`)."""
     if not isinstance(data, Mapping):
         raise SchemaError("", f"a session must be a JSON object, got {type(data).__name__}")
+    # The same rules as files (shop_r1.data.jsonl): the web framework's decoder accepts NaN and any depth.
+    if (reason := check_json_value(data)) is not None:
+        raise SchemaError("", reason)
     steps = data.get("steps")
     last = steps[-1] if isinstance(steps, list) and steps else None
     if not (isinstance(last, Mapping) and last.get("action") is None):

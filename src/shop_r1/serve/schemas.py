@@ -28,10 +28,14 @@ class _Request(BaseModel):
 
 
 class _SamplingFields(_Request):
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature; 0 = greedy. "
-                                                                     "Server default: 0.6 (the paper's).")
-    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass; server default 1 (off).")
-    n: int = Field(1, ge=1, description="Completions to sample (one batched generate call).")
+    # NaN is no temperature: refuse it as such (a range check on NaN would report a misleading bound).
+    temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False,
+                                      description="Sampling temperature; 0 = greedy. "
+                                                  "Server default: 0.6 (the paper's).")
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False,
+                                description="Nucleus sampling mass; server default 1 (off).")
+    # strict: "3" is a client bug (a form value sent as JSON), not three samples.
+    n: int = Field(1, ge=1, strict=True, description="Completions to sample (one batched generate call).")
     seed: int | None = Field(None, ge=-_SEED_BOUND, lt=_SEED_BOUND,
                              description="Makes sampling reproducible on the same server and hardware.")
 

@@ -115,6 +115,11 @@ def main(
     training_args: GRPOConfig,
 ) -> dict[str, float]:
     """Train, then save the model, tokenizer, metrics and `trainer_state.json` into `output_dir`."""
+    from shop_r1.training.preflight import preflight
+
+    # The recipe and the data are checked before any model loads.
+    preflight(model_args, data_args, reward_args, rollout_args, training_args)
+
     from transformers import set_seed
 
     from shop_r1.training.common import finish, resolve_resume, setup_logging

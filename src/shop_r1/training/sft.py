@@ -40,6 +40,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[ModelArguments, SFTDa
 
 def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args: SFTConfig) -> dict[str, float]:
     """Train, then save the model, tokenizer, metrics and `trainer_state.json` into `output_dir`."""
+    from shop_r1.training.preflight import preflight
+
+    preflight(model_args, data_args, training_args)  # recipe and data are checked before any model loads
+
     from transformers import set_seed
     from trl import SFTTrainer
 
