@@ -57,7 +57,9 @@ def wasserstein_1(hist_a: np.ndarray, hist_b: np.ndarray, grid: np.ndarray) -> n
     """
     cdf_a, cdf_b = _cdfs(hist_a, hist_b)
     gaps = np.diff(np.asarray(grid, dtype=float))
-    return (np.abs(cdf_a - cdf_b)[..., :-1] * gaps).sum(axis=-1)
+    area = (np.abs(cdf_a - cdf_b)[..., :-1] * gaps).sum(axis=-1)
+    # On a one-value grid the sum above is empty (0) even when a side has no mass: say undefined.
+    return np.where(np.isnan(cdf_a[..., -1]) | np.isnan(cdf_b[..., -1]), np.nan, area)
 
 
 def ks_statistic(hist_a: np.ndarray, hist_b: np.ndarray) -> np.ndarray:
