@@ -1,5 +1,7 @@
 """The viewer in a real headless browser (Debian's `chromium`): the fragment picks a later step, and the
-screen shows that step's action, rationale and the highlighted element; a page's own script never runs."""
+screen shows that step's action, rationale and the highlighted element; a page's own script never runs;
+arrow keys, `[`/`]`, the pane keys and the buttons step through visits (pressed through the DevTools
+protocol, `cdp_pipe.py`)."""
 
 from __future__ import annotations
 
@@ -85,3 +87,70 @@ def test_side_by_side_panes_and_a_hostile_page(tmp_path):
     assert 'highlighted: odd."quoted" \u2014 \u201cOdd link\u201d' in _pane(dom_odd, "b")
     body = re.search(r"<body[^>]*>", dom_odd)
     assert body and "data-pwned" not in body.group(0)
+
+
+ARROW_RIGHT, ARROW_LEFT = ("ArrowRight", "ArrowRight", 39), ("ArrowLeft", "ArrowLeft", 37)
+NEXT_VISIT, PANE_2 = ("]", "BracketRight", 221), ("2", "Digit2", 50)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Open a viewer page in headless chromium with real key presses (DevTools protocol over a pipe)."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    from tests.integration.cdp_pipe import Browser
+
+    opened = []
+
+    def open_page(page: str, fragment: str = "") -> Browser:
+        path = tmp_path / "viewer.html"
+        path.write_text(page, encoding="utf-8")
+        opened.append(Browser(CHROMIUM, f"{path.as_uri()}#{fragment}", str(tmp_path / "cdp-profile")))
+        opened[-1].wait_for("document.querySelector('.step-counter') && "
+                            "document.querySelector('.step-counter').textContent")
+        return opened[-1]
+
+    yield open_page
+    for item in opened:
+        item.close()
+
+
+def _shown(b, pane: str = "a") -> dict:
+    return b.evaluate(f"""(() => {{
+        const p = document.querySelector('.pane[data-pane="{pane}"]');
+        const t = (s) => p.querySelector(s).textContent;
+        return {{counter: t('.step-counter'), name: t('.action-name'), text: t('.action-text'),
+                 status: t('.highlight-status'), hash: location.hash}};
+    }})()""")
+
+
+def test_arrow_keys_and_buttons_step_through_visits(browser):
+    b = browser(render_viewer([Pane("sessions.jsonl", _visits())]), "a=2.1")
+    assert _shown(b)["counter"] == "step 1 / 4" and _shown(b)["text"] == "\u201cwater bottle\u201d"
+    b.press(*ARROW_RIGHT)
+    b.press(*ARROW_RIGHT)
+    b.wait_for("document.querySelector('.highlight-status').textContent"
+               ".startsWith('highlighted: search_results.item_2')")
+    shown = _shown(b)
+    assert (shown["counter"], shown["name"], shown["hash"]) == ("step 3 / 4", "search_results.item_2", "#a=2.3")
+    assert b.evaluate("document.querySelector('iframe').contentDocument"
+                      ".querySelector('[data-shop-r1-target]').getAttribute('name')") == "search_results.item_2"
+    b.press(*ARROW_LEFT)
+    assert _shown(b)["counter"] == "step 2 / 4"
+    b.evaluate("document.querySelector('.prev-visit').click()")
+    assert (_shown(b)["counter"], _shown(b)["hash"]) == ("step 1 / 2", "#a=1.1")
+    b.evaluate("document.querySelector('.next-step').click()")
+    assert (_shown(b)["counter"], _shown(b)["name"]) == ("step 2 / 2", "")  # the terminate
+    b.press(*ARROW_RIGHT)  # past the last step: the next visit
+    assert _shown(b)["hash"] == "#a=2.1"
+
+
+def test_keys_move_the_chosen_pane_only(browser):
+    page = render_viewer([Pane("real.jsonl", _visits()), Pane("sim.jsonl", _visits())])
+    b = browser(page)
+    b.press(*PANE_2)
+    b.press(*NEXT_VISIT)
+    b.press(*ARROW_RIGHT)
+    assert _shown(b, "a")["counter"] == "step 1 / 2"
+    assert _shown(b, "b")["counter"] == "step 2 / 4"
+    assert _shown(b, "b")["hash"] == "#a=1.1&b=2.2"
