@@ -20,9 +20,11 @@ from shop_r1.cli import rationales as rationales_cli
 from shop_r1.cli import train as train_cli
 from shop_r1.cli.demo import demo
 from shop_r1.cli.evaluate import baseline, evaluate, predict
+from shop_r1.cli.realism import realism
 from shop_r1.cli.reward import reward
 from shop_r1.cli.serve import serve
 from shop_r1.cli.synth import synth
+from shop_r1.cli.view import view
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import SchemaError
 
@@ -43,6 +45,8 @@ app.command("demo", rich_help_panel="Main job")(demo)
 app.command("predict", rich_help_panel="Evaluation")(predict)
 app.command("evaluate", rich_help_panel="Evaluation")(evaluate)
 app.command("baseline", rich_help_panel="Evaluation")(baseline)
+app.command("realism", rich_help_panel="Evaluation")(realism)
+app.command("view", rich_help_panel="Evaluation")(view)
 app.command("serve", rich_help_panel="Serving")(serve)
 
 _err = Console(stderr=True, soft_wrap=True)
