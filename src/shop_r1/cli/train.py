@@ -73,5 +73,8 @@ def grpo(ctx: typer.Context, config: ConfigOpt, resume: ResumeOpt = False) -> No
 
 def register(app: typer.Typer, panel: str = "Training") -> None:
     """Add `sft` and `grpo` to a typer app, with the settings that let them forward recipe overrides."""
-    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel)(sft)
-    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel)(grpo)
+    from shop_r1.cli.recipe_help import recipe_command
+
+    # recipe_command: `--help` also lists every key a recipe (or an override flag) may set, with its default.
+    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel, cls=recipe_command("sft"))(sft)
+    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel, cls=recipe_command("grpo"))(grpo)
