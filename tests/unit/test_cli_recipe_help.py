@@ -53,7 +53,7 @@ def test_every_field_of_our_dataclasses_with_its_default(stage_help):
     stage, text = stage_help
     *ours, _trainer = STAGES[stage].make_parser().dataclass_types
     names = [item.name for cls in ours for item in dataclasses.fields(cls)]
-    assert len(names) == (14 if stage == "sft" else 24)
+    assert len(names) == (14 if stage == "sft" else 25)
     for cls in ours:
         for item in dataclasses.fields(cls):
             assert f"[default: {yaml_default(item.default)}]" in key_line(text, item.name), item.name
@@ -109,7 +109,7 @@ def test_plain_help_without_rich_markup():
 def test_recipe_keys_of_a_dataclass():
     keys = {key.name: key for key in recipe_keys(RewardArguments)}
     assert list(keys) == ["reward_mode", "reward_alpha", "reward_dars_factor", "reward_similarity_threshold",
-                          "reward_self_certainty_form", "reward_std_floor"]
+                          "reward_self_certainty_form", "reward_std_floor", "reward_rouge_tokenizer"]
     assert (keys["reward_std_floor"].kind, keys["reward_std_floor"].default) == ("FLOAT", "0.1")
     model = recipe_keys(ModelArguments, ["lora_r"])
     assert [(key.name, key.kind, key.default, key.help) for key in model] == [("lora_r", "INT", "16", "LoRA rank.")]
