@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lxml.html
@@ -64,8 +67,17 @@ def test_names_stable_under_noise() -> None:
     assert names_in(simplify_html(noisy)) == names_in(simplify_html(MESSY))
 
 
-def test_deterministic() -> None:
-    assert simplify_html(MESSY) == simplify_html(MESSY)
+def test_deterministic_across_hash_seeds() -> None:
+    # Two calls in one process share its string-hash seed; a set's order leaking into the names would only
+    # show in processes with different seeds.
+    code = "import sys; from shop_r1.html import simplify_html; sys.stdout.write(simplify_html(sys.stdin.read()))"
+    outputs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+        done = subprocess.run([sys.executable, "-c", code], input=MESSY, env=env, capture_output=True, text=True,
+                              encoding="utf-8", check=True)
+        outputs.add(done.stdout)
+    assert outputs == {simplify_html(MESSY)}
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -20,10 +21,13 @@ def _key(session=None, config=CONFIG, step=None):
     return cache_key(request_fields(session or make_session(), config, step))
 
 
-def test_key_is_a_sha256_hex_digest_and_deterministic():
-    key = _key()
-    assert len(key) == 64 and int(key, 16) >= 0
-    assert key == _key()
+def test_key_is_the_sha256_of_the_canonical_request_fields():
+    fields = request_fields(make_session(), CONFIG)
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert _key() == hashlib.sha256(canonical).hexdigest()
+    # Key order does not matter, every value does.
+    assert cache_key(dict(reversed(list(fields.items())))) == _key()
+    assert cache_key({**fields, "step": 0}) != _key()
 
 
 @pytest.mark.parametrize("config", [

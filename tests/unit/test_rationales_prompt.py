@@ -1,5 +1,8 @@
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +15,7 @@ from shop_r1.rationales.prompt import (
     session_prompt,
     step_prompt,
 )
-from tests.conftest import make_session
+from tests.conftest import REPO_ROOT, make_session
 
 
 def _user(prompt) -> str:
@@ -25,8 +28,15 @@ def _chars(prompt) -> int:
     return sum(len(m["content"]) for m in prompt.messages)
 
 
-def test_prompt_version_is_a_nonempty_string():
-    assert isinstance(PROMPT_VERSION, str) and PROMPT_VERSION
+def test_prompt_version_is_part_of_every_cache_key(monkeypatch):
+    from shop_r1.rationales import synthesize
+    from shop_r1.rationales.cache import cache_key
+
+    config = synthesize.SynthesisConfig(model="teacher-a")
+    fields = synthesize.request_fields(make_session(), config)
+    assert fields["prompt_version"] == PROMPT_VERSION == "rationales-v1"
+    monkeypatch.setattr(synthesize, "PROMPT_VERSION", "rationales-v2")  # a bumped version: no cached reply reused
+    assert cache_key(synthesize.request_fields(make_session(), config)) != cache_key(fields)
 
 
 def test_session_prompt_shows_every_page_and_action_in_order_and_asks_for_n_rationales():
@@ -110,6 +120,17 @@ def test_step_prompt_budget_drops_history_html_before_the_current_page():
     assert prompt.dropped_pages == 3 and "page-3" in text and "page-0" not in text
 
 
-def test_rendering_is_deterministic():
+def test_rendering_is_the_same_in_every_process():
     session = make_session(n_steps=3, persona={"b": "2", "a": "1"})
-    assert session_prompt(session).messages == session_prompt(session).messages
+    messages = session_prompt(session).messages
+    # The persona keeps its own key order; the visit follows.
+    head = "About the shopper:\nb: 2\na: 1\n\nThe shopper's visit has 3 steps."
+    assert _user(session_prompt(session)).startswith(head)
+    code = ("import json; from tests.conftest import make_session; "
+            "from shop_r1.rationales.prompt import session_prompt; "
+            "print(json.dumps(session_prompt(make_session(n_steps=3, persona={'b': '2', 'a': '1'})).messages))")
+    for seed in ("1", "2"):  # different string-hash seeds: no set order may leak into the prompt
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"),
+                                                                                    str(REPO_ROOT)])}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert json.loads(done.stdout) == messages

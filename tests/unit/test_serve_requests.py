@@ -6,7 +6,14 @@ import copy
 
 import pytest
 
-from shop_r1.prompts import DROPPED_PAGE_MARKER, NEXT_ACTION_QUESTION, PromptConfig, chat_token_counter, rl_prompt
+from shop_r1.prompts import (
+    DROPPED_PAGE_MARKER,
+    NEXT_ACTION_QUESTION,
+    Page,
+    PromptConfig,
+    chat_token_counter,
+    rl_prompt,
+)
 from shop_r1.schema import Action, SchemaError, Session, Step
 from shop_r1.serve.requests import parse_session_so_far, predict_prompt
 from tests.conftest import make_session
@@ -40,15 +47,18 @@ def test_pending_last_page_gives_the_rl_prompt_of_that_step_whatever_its_action(
 def test_a_single_pending_page_is_the_first_step_prompt():
     session = make_session(n_steps=1)
     so_far = parse_session_so_far(pending(session))
-    assert so_far.history == () and so_far.page is not None
+    assert so_far.history == () and so_far.page == Page(session.steps[0].html, session.steps[0].url)
     assert predict_prompt(so_far, NO_BUDGET) == rl_prompt(session, 0, NO_BUDGET)
 
 
 def test_a_null_action_also_marks_the_pending_page():
-    data = make_session(n_steps=2).to_dict()
+    session = make_session(n_steps=2)
+    data = session.to_dict()
     data["steps"][-1]["action"] = None
     data["steps"][-1]["rationale"] = None
-    assert parse_session_so_far(data).page is not None
+    so_far = parse_session_so_far(data)
+    assert so_far.page == Page(session.steps[1].html, session.steps[1].url)
+    assert so_far.history == session.steps[:1]
 
 
 def test_pending_prompt_honours_the_token_budget_like_rl_prompt(smollm2_tokenizer):

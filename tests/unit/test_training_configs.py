@@ -142,3 +142,49 @@ def test_lora_config_from_model_arguments():
     lora = ModelArguments(use_peft=True, lora_r=8, lora_target_modules="q_proj, v_proj").peft_config()
     assert lora.r == 8 and set(lora.target_modules) == {"q_proj", "v_proj"} and lora.task_type == "CAUSAL_LM"
     assert ModelArguments(use_peft=True).peft_config().target_modules == "all-linear"
+
+
+# Keys that cap how much a run reads, trains or keeps; the small recipes must say so where they set one.
+CAP_KEYS = ("max_train_samples", "max_eval_samples", "max_steps", "max_length", "max_prompt_tokens",
+            "max_completion_length", "save_total_limit")
+SMALL_RECIPES = sorted([*(CONFIGS / "demo").glob("*.yaml"), *(CONFIGS / "debug").glob("*.yaml")])
+
+
+def _cap_comments(path):
+    """{key: the `# Cap:` comment block just above it} for every cap key the recipe sets."""
+    lines = path.read_text().splitlines()
+    found = {}
+    for index, line in enumerate(lines):
+        key = line.split(":", 1)[0]
+        if key not in CAP_KEYS:
+            continue
+        start = index
+        while start > 0 and lines[start - 1].startswith("#"):
+            start -= 1
+        found[key] = " ".join(lines[start:index])
+    return found
+
+
+@pytest.mark.parametrize("path", SMALL_RECIPES, ids=[str(p.relative_to(CONFIGS)) for p in SMALL_RECIPES])
+def test_small_recipes_say_what_they_cap(path):
+    recipe = yaml.safe_load(path.read_text())
+    comments = _cap_comments(path)
+    assert set(comments) == {key for key in CAP_KEYS if key in recipe}
+    assert "max_steps" in comments
+    for key, comment in comments.items():
+        assert comment.startswith("# Cap:"), (key, comment)
+        # Each comment states the value it explains, so changing one without the other fails here.
+        assert f" {recipe[key]} " in comment.replace(",", " ").replace(":", " "), (key, comment)
+
+
+@pytest.mark.parametrize("path", SMALL_RECIPES, ids=[str(p.relative_to(CONFIGS)) for p in SMALL_RECIPES])
+def test_small_recipes_read_what_their_comments_say(path):
+    recipe = yaml.safe_load(path.read_text())
+    per_step = recipe["per_device_train_batch_size"] * recipe["gradient_accumulation_steps"]
+    if path.name == "grpo.yaml":
+        assert per_step == recipe["num_generations"]  # "1 prompt per step", "4 completions per step"
+        rows_read = recipe["max_steps"]
+    else:
+        rows_read = recipe["max_steps"] * per_step  # sessions
+    if "max_train_samples" in recipe:  # "... are all the run reads anyway"
+        assert rows_read <= recipe["max_train_samples"]

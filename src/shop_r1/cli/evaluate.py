@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from shop_r1.cli.options import ModelSpecOption, check_inference_dtype
+from shop_r1.cli.options import ModelSpecOption, RougeTokenizerOption, check_inference_dtype
 from shop_r1.errors import ShopR1Error
 from shop_r1.models.embedded import DEFAULT_MODEL
 
@@ -157,6 +157,7 @@ def evaluate(
                                                               "(default: file names).")] = None,
     text_threshold: Annotated[float, typer.Option(help="ROUGE-L at which a type_and_submit text matches.",
                                                   min=0.0, max=1.0)] = 0.75,
+    rouge_tokenizer: RougeTokenizerOption = "unicode",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (0: no intervals).", min=0)] = 1000,
     bootstrap_unit: Annotated[str, typer.Option(help="What the bootstrap resamples: session or step.")]
     = "session",
@@ -173,7 +174,7 @@ def evaluate(
         raise typer.BadParameter("must be session or step", param_hint="--bootstrap-unit")
     run_names = _run_names(predictions, names)
     config = MetricsConfig(text_threshold=text_threshold, n_resamples=bootstrap, confidence=confidence,
-                           seed=seed, unit=bootstrap_unit)  # type: ignore[arg-type]
+                           seed=seed, unit=bootstrap_unit, rouge_tokenizer=rouge_tokenizer)  # type: ignore[arg-type]
     runs = {name: load_predictions(path) for name, path in zip(run_names, predictions, strict=True)}
     evaluation = evaluate_runs(runs, config, sources={n: str(p) for n, p in zip(run_names, predictions, strict=True)})
     print_tables(evaluation, console)

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from shop_r1.cli.options import RougeTokenizerOption
 from shop_r1.rewards import RewardConfig, score_completion
 
 CompletionOpt = Annotated[
@@ -38,6 +39,7 @@ def reward(
     threshold: Annotated[
         float, typer.Option("--threshold", min=0.0, max=1.0, help="ROUGE-L a DARS value term must exceed.")
     ] = RewardConfig().similarity_threshold,
+    rouge_tokenizer: RougeTokenizerOption = RewardConfig().rouge_tokenizer,
 ) -> None:
     """Score one completion against a gold action; print every reward term as JSON (self-certainty excepted)."""
     text = sys.stdin.read() if completion == "-" else completion
@@ -48,6 +50,7 @@ def reward(
         use_dars=not no_dars,
         use_format_reward=not no_format,
         similarity_threshold=threshold,
+        rouge_tokenizer=rouge_tokenizer,
     )
     breakdown = score_completion(text, gold, config)  # a malformed gold raises SchemaError: one red line
     print(json.dumps(breakdown.to_dict()))

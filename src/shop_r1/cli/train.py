@@ -15,8 +15,6 @@ from typing import Annotated, Any
 
 import typer
 
-from shop_r1.errors import ShopR1Error
-
 # Unknown options are forwarded to TrlParser, which rejects the ones no dataclass defines.
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -34,21 +32,11 @@ def recipe_argv(config: Path, extra: Sequence[str], resume: bool) -> list[str]:
 
 
 def parse_recipe(stage: ModuleType, config: Path, extra: Sequence[str], resume: bool) -> tuple[Any, ...]:
-    """Parse a recipe plus overrides with the stage's parser; configuration mistakes become one-line errors.
+    """Parse a recipe plus overrides with the stage's parser; configuration mistakes become one-line errors
+    (`training.common.parse_stage_args`, shared with `python -m shop_r1.training.sft|grpo`)."""
+    from shop_r1.training.common import parse_stage_args
 
-    The recipe is read and type-checked first (`training.preflight`), so broken YAML or a value of the
-    wrong type is reported with the file, not as a traceback from PyYAML or, later, from torch.
-    """
-    from shop_r1.training.preflight import check_recipe_types, load_recipe
-
-    check_recipe_types(load_recipe(config), stage.make_parser().dataclass_types, str(config))
-    try:
-        return stage.parse_args(recipe_argv(config, extra, resume))
-    except (ValueError, TypeError) as err:
-        hint = ""
-        if "bf16" in str(err):
-            hint = " (no GPU here: add --bf16 false, or use a CPU recipe such as configs/demo/*.yaml)"
-        raise ShopR1Error(f"{config}: {err}{hint}") from err
+    return parse_stage_args(stage, recipe_argv(config, extra, resume))
 
 
 def sft(ctx: typer.Context, config: ConfigOpt, resume: ResumeOpt = False) -> None:
@@ -73,5 +61,8 @@ def grpo(ctx: typer.Context, config: ConfigOpt, resume: ResumeOpt = False) -> No
 
 def register(app: typer.Typer, panel: str = "Training") -> None:
     """Add `sft` and `grpo` to a typer app, with the settings that let them forward recipe overrides."""
-    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel)(sft)
-    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel)(grpo)
+    from shop_r1.cli.recipe_help import recipe_command
+
+    # recipe_command: `--help` also lists every key a recipe (or an override flag) may set, with its default.
+    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel, cls=recipe_command("sft"))(sft)
+    app.command(context_settings=CONTEXT_SETTINGS, rich_help_panel=panel, cls=recipe_command("grpo"))(grpo)

@@ -33,6 +33,7 @@ import numpy as np
 from shop_r1.evaluation.reasons import classify_reason
 from shop_r1.parsing import ParsedOutput
 from shop_r1.rewards import exact_match, rouge_l
+from shop_r1.rewards.rouge import RougeTokenizer
 from shop_r1.schema import ACTION_TYPES, Action
 
 __all__ = [
@@ -107,15 +108,18 @@ def score_sample(
     text_threshold: float = 0.75,
     classify: Callable[[str | None], str | None] = classify_reason,
     cut_at_length: bool = False,
+    rouge_tokenizer: RougeTokenizer = "unicode",
 ) -> SampleScore:
-    """Score one prediction (`None` = unparseable) against its gold action, rationale and reason code."""
+    """Score one prediction (`None` = unparseable) against its gold action, rationale and reason code;
+    `rouge_tokenizer` gives the tokens of the text match and the rationale ROUGE-L."""
     rationale = pred.rationale if pred is not None else None
+    rouge = rouge_l(rationale, gold_rationale, rouge_tokenizer) if rationale and gold_rationale else 0.0
     return SampleScore(
         gold_type=gold.type.value,
         pred_type=pred.action.type.value if pred is not None else INVALID,
-        exact=pred is not None and exact_match(pred.action, gold, text_threshold),
+        exact=pred is not None and exact_match(pred.action, gold, text_threshold, tokenizer=rouge_tokenizer),
         exact_strict=pred is not None and exact_match(pred.action, gold, None),
-        rationale_rouge=None if not gold_rationale else (rouge_l(rationale, gold_rationale) if rationale else 0.0),
+        rationale_rouge=None if not gold_rationale else rouge,
         reason_hit=None if not gold_reason else classify(rationale) == gold_reason,
         gold_reason_hit=None if not (gold_reason and gold_rationale) else classify(gold_rationale) == gold_reason,
         cut_at_length=cut_at_length,

@@ -74,7 +74,8 @@ def render_markdown(evaluation: Evaluation, figures: list[str] | None = None) ->
         "",
         f"Values in percent; brackets: {100 * config.confidence:g}% percentile bootstrap interval over "
         f"{config.n_resamples} resamples of **{config.unit}s** (seed {config.seed}). A type_and_submit text "
-        f"matches when ROUGE-L >= {config.text_threshold:g}; the strict variant needs the identical string. "
+        f"matches when ROUGE-L >= {config.text_threshold:g} ({config.rouge_tokenizer} tokens); the strict variant "
+        "needs the identical string. "
         "Unparseable outputs count as wrong and as the predicted class `invalid`.",
         "",
         "## Summary",

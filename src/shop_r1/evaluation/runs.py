@@ -30,6 +30,7 @@ from shop_r1.evaluation.metrics import (
 )
 from shop_r1.evaluation.records import PredictionRecord, StepKey, parse_failure_reason
 from shop_r1.parsing import parse_completion
+from shop_r1.rewards.rouge import TOKENIZERS, RougeTokenizer
 
 __all__ = [
     "Estimate",
@@ -47,13 +48,18 @@ Unit = Literal["session", "step"]
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """How a predictions file is scored and how its intervals are drawn."""
+    """How a predictions file is scored and how its intervals are drawn.
+
+    `rouge_tokenizer` gives the tokens of the text match and the rationale ROUGE-L (`rewards.rouge`):
+    `"rouge_score"` reproduces numbers computed with the rouge-score package (English only).
+    """
 
     text_threshold: float = 0.75
     n_resamples: int = 1000
     confidence: float = 0.95
     seed: int = 0
     unit: Unit = "session"
+    rouge_tokenizer: RougeTokenizer = "unicode"
 
     def __post_init__(self) -> None:
         if self.unit not in ("session", "step"):
@@ -62,6 +68,8 @@ class MetricsConfig:
             raise ValueError(f"text_threshold must be in [0, 1], got {self.text_threshold}")
         if self.n_resamples < 0:
             raise ValueError(f"n_resamples must be >= 0, got {self.n_resamples}")
+        if self.rouge_tokenizer not in TOKENIZERS:
+            raise ValueError(f"rouge_tokenizer must be one of {', '.join(TOKENIZERS)}, got {self.rouge_tokenizer!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,7 @@ def _unit_counts(records: Sequence[PredictionRecord], config: MetricsConfig) -> 
             errors[parse_failure_reason(record.completion).split(":")[0]] += 1
         score = score_sample(parsed, record.gold_action, gold_rationale=record.gold_rationale,
                              gold_reason=record.gold_reason, text_threshold=config.text_threshold,
+                             rouge_tokenizer=config.rouge_tokenizer,
                              cut_at_length=record.finish_reason == "length")
         by_unit[_unit_of(record, config.unit)] += sample_counts(score)
     return dict(by_unit), errors
@@ -204,6 +213,7 @@ class Evaluation:
         return {
             "config": {
                 "text_threshold": config.text_threshold,
+                "rouge_tokenizer": config.rouge_tokenizer,
                 "bootstrap": {"unit": config.unit, "n_resamples": config.n_resamples,
                               "confidence": config.confidence, "seed": config.seed, "method": "percentile"},
             },

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from shop_r1.parsing import PredictedAction
 from shop_r1.rewards.config import RewardConfig
-from shop_r1.rewards.rouge import rouge_l
+from shop_r1.rewards.rouge import RougeTokenizer, rouge_l
 from shop_r1.schema import Action, ActionType
 
 __all__ = ["ActionScore", "action_reward", "action_score", "binary_action_score", "exact_match"]
@@ -58,8 +58,8 @@ def _present(value: str | None) -> bool:
     return value is not None and value.strip() != ""
 
 
-def _similarity(prediction: str | None, reference: str) -> float:
-    return rouge_l(prediction, reference) if prediction else 0.0
+def _similarity(prediction: str | None, reference: str, tokenizer: RougeTokenizer) -> float:
+    return rouge_l(prediction, reference, tokenizer) if prediction else 0.0
 
 
 def _gate(score: float, threshold: float, gated: bool) -> float:
@@ -78,7 +78,7 @@ def action_score(pred: PredictedAction | Action, gold: Action, *, config: Reward
     gate_dars = config.threshold_scope != "none"
     threshold = config.similarity_threshold
     assert gold.name is not None  # guaranteed by Action for click and type_and_submit
-    name_similarity = _similarity(pred.name, gold.name)
+    name_similarity = _similarity(pred.name, gold.name, config.rouge_tokenizer)
     if gold.type is ActionType.CLICK:
         return ActionScore(
             type=config.type_reward,
@@ -91,15 +91,17 @@ def action_score(pred: PredictedAction | Action, gold: Action, *, config: Reward
     )
     value = config.submit_name_similarity * _gate(
         name_similarity, threshold, config.threshold_scope == "all"
-    ) + dars * _gate(_similarity(pred.text, gold.text), threshold, gate_dars)
+    ) + dars * _gate(_similarity(pred.text, gold.text, config.rouge_tokenizer), threshold, gate_dars)
     return ActionScore(type=config.type_reward, attribute=attribute, value=value)
 
 
-def exact_match(pred: PredictedAction | Action, gold: Action, text_threshold: float | None = 0.75) -> bool:
+def exact_match(pred: PredictedAction | Action, gold: Action, text_threshold: float | None = 0.75, *,
+                tokenizer: RougeTokenizer = "unicode") -> bool:
     """The evaluation's exact action match (section 5), also the binary reward's test.
 
     click: same type and the full `name`; type_and_submit: the same `name` and a text of the same meaning,
-    ROUGE-L(text) >= `text_threshold` (`None` = strict string equality); terminate: the type.
+    ROUGE-L(text) >= `text_threshold` with `tokenizer`'s tokens (`None` = strict string equality);
+    terminate: the type.
 
     >>> exact_match(Action("type_and_submit", name="search_input", text="red running shoes"),
     ...             Action("type_and_submit", name="search_input", text="Red running shoes!"))
@@ -116,12 +118,13 @@ def exact_match(pred: PredictedAction | Action, gold: Action, text_threshold: fl
     assert gold.text is not None
     if text_threshold is None:
         return pred.text == gold.text
-    return _similarity(pred.text, gold.text) >= text_threshold - _FLOAT_SLACK
+    return _similarity(pred.text, gold.text, tokenizer) >= text_threshold - _FLOAT_SLACK
 
 
 def binary_action_score(pred: PredictedAction | Action, gold: Action, *, config: RewardConfig) -> float:
     """The binary action reward (RL (Binary) baselines and Table 4's ablation): `binary_reward` on an exact match."""
-    return config.binary_reward if exact_match(pred, gold, config.exact_match_threshold) else 0.0
+    matched = exact_match(pred, gold, config.exact_match_threshold, tokenizer=config.rouge_tokenizer)
+    return config.binary_reward if matched else 0.0
 
 
 def action_reward(pred: PredictedAction | Action, gold: Action, *, config: RewardConfig) -> tuple[float, ActionScore]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
 from shop_r1.parsing import ParseConfig
+from shop_r1.rewards.rouge import TOKENIZERS, RougeTokenizer
 
 __all__ = ["SELF_CERTAINTY_FORMS", "RewardConfig", "SelfCertaintyForm", "ThresholdScope"]
 
@@ -57,6 +58,9 @@ class RewardConfig:
         exact_match_threshold (`float`, defaults to `0.75`): ROUGE-L(text) at or above which typed texts
             match in `exact_match` (evaluation, section 5).
         allow_code_fence (`bool`, defaults to `False`): parse leniently (accept one ```json fence).
+        rouge_tokenizer (`str`, defaults to `"unicode"`): the tokens of every ROUGE-L (value terms and
+            exact match), see `rewards.rouge`; `"rouge_score"` reproduces the rouge-score package, under
+            which text outside [a-z0-9] (Chinese, say) has no tokens and scores 0.
     """
 
     format_reward: float = 0.5
@@ -77,6 +81,7 @@ class RewardConfig:
     binary_reward: float = 1.0
     exact_match_threshold: float = 0.75
     allow_code_fence: bool = False
+    rouge_tokenizer: RougeTokenizer = "unicode"
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -91,6 +96,8 @@ class RewardConfig:
             raise ValueError(
                 f"RewardConfig.threshold_scope must be one of {get_args(ThresholdScope)}, got {self.threshold_scope!r}"
             )
+        if self.rouge_tokenizer not in TOKENIZERS:
+            raise ValueError(f"RewardConfig.rouge_tokenizer must be one of {TOKENIZERS}, got {self.rouge_tokenizer!r}")
         if self.self_certainty_form not in SELF_CERTAINTY_FORMS:
             raise ValueError(
                 f"RewardConfig.self_certainty_form must be one of {SELF_CERTAINTY_FORMS}, "

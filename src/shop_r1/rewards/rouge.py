@@ -29,14 +29,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from rapidfuzz.distance import LCSseq
 
 __all__ = ["TOKENIZERS", "RougeTokenizer", "rouge_l", "rouge_tokens", "unicode_tokens"]
 
+# The one list of tokenizers: RewardConfig, the GRPO arguments, the evaluation and the CLI options read it.
 RougeTokenizer = Literal["unicode", "rouge_score"]
-TOKENIZERS: tuple[str, ...] = ("unicode", "rouge_score")
+TOKENIZERS: tuple[RougeTokenizer, ...] = get_args(RougeTokenizer)
 
 # rouge-score: lower(), replace runs of [^a-z0-9] by a space, split, keep tokens matching ^[a-z0-9]+$.
 # After that substitution the kept tokens are exactly the maximal [a-z0-9] runs, so one findall is equivalent.

@@ -88,7 +88,7 @@ def score_parsed(parsed: ParsedOutput | None, gold: Action, config: RewardConfig
         value=parts.value,
         action=action,
         total=fmt + action,
-        exact_match=exact_match(parsed.action, gold, config.exact_match_threshold),
+        exact_match=exact_match(parsed.action, gold, config.exact_match_threshold, tokenizer=config.rouge_tokenizer),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from shop_r1.errors import ShopR1Error
@@ -32,6 +34,54 @@ def default_to_cpu_backend() -> None:
 
     if not accelerator_available():
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+
+
+def _config_argument(argv: Sequence[str]) -> str | None:
+    """The recipe path of `--config PATH` (the only spelling TrlParser reads), or None without a recipe."""
+    if "--config" not in argv:
+        return None
+    index = list(argv).index("--config") + 1
+    if index == len(argv):
+        raise ShopR1Error("--config needs a recipe path, e.g. --config configs/debug/sft.yaml")
+    return argv[index]
+
+
+def parse_stage_args(stage: ModuleType, argv: Sequence[str]) -> tuple[Any, ...]:
+    """Parse `--config recipe.yaml --key value ...` with a stage's parser; configuration mistakes are `ShopR1Error`.
+
+    The recipe is read and type-checked first (`training.preflight`), so broken YAML or a value of the
+    wrong type is reported with the file, not as a traceback from PyYAML or, later, from torch. Shared by
+    `shop-r1 sft|grpo` and `python -m shop_r1.training.sft|grpo`.
+    """
+    from shop_r1.training.preflight import check_recipe_types, load_recipe
+
+    config = _config_argument(argv)
+    if config is not None:
+        check_recipe_types(load_recipe(config), stage.make_parser().dataclass_types, config)
+    try:
+        return stage.parse_args(argv)
+    except (ValueError, TypeError) as err:
+        hint = ""
+        if "bf16" in str(err):
+            hint = " (no GPU here: add --bf16 false, or use a CPU recipe such as configs/demo/*.yaml)"
+        raise ShopR1Error(f"{config or 'arguments'}: {err}{hint}") from err
+
+
+def run_from_command_line(stage: ModuleType, argv: Sequence[str] | None = None) -> None:
+    """`python -m shop_r1.training.<stage>`: parse, then train; a user error is one `error: ...` line and exit 1.
+
+    The same errors and lines as the `shop-r1` CLI (SHOP_R1_DEBUG=1 shows the traceback), so a recipe
+    mistake reads alike under the CLI, `python -m`, `accelerate launch` and `torchrun`.
+    """
+    from shop_r1.schema import SchemaError
+
+    try:
+        stage.main(*parse_stage_args(stage, sys.argv[1:] if argv is None else list(argv)))
+    except (ShopR1Error, SchemaError, OSError) as err:
+        if os.environ.get("SHOP_R1_DEBUG") == "1":
+            raise
+        sys.stderr.write(f"error: {err}\n")
+        raise SystemExit(1) from None
 
 
 def load_training_model(model_args: ModelArguments, training_args: Any) -> PreTrainedModel:

@@ -20,6 +20,7 @@ from trl import GRPOConfig
 
 from shop_r1.models.options import ATTN_IMPLEMENTATIONS, TRAINING_DTYPES
 from shop_r1.rewards.config import SELF_CERTAINTY_FORMS
+from shop_r1.rewards.rouge import TOKENIZERS as ROUGE_TOKENIZERS
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -205,6 +206,10 @@ class RewardArguments:
         "choices": list(SELF_CERTAINTY_FORMS)})
     reward_std_floor: float = field(default=0.1, metadata={
         "help": "Group reward std below this is replaced by it when advantages are scaled (0 = TRL's std + 1e-4)."})
+    reward_rouge_tokenizer: str = field(default="unicode", metadata={
+        "help": "Tokens of the ROUGE-L value terms. unicode: words of any script, one token per CJK/Thai "
+                "character; rouge_score: the rouge-score package's [a-z0-9] words (non-Latin text scores 0).",
+        "choices": list(ROUGE_TOKENIZERS)})
 
     def __post_init__(self) -> None:
         if self.reward_mode not in REWARD_MODES:
@@ -214,6 +219,9 @@ class RewardArguments:
                              f"got {self.reward_self_certainty_form!r}")
         if self.reward_std_floor < 0:
             raise ValueError(f"reward_std_floor must be >= 0, got {self.reward_std_floor}")
+        if self.reward_rouge_tokenizer not in ROUGE_TOKENIZERS:
+            raise ValueError(f"reward_rouge_tokenizer must be one of {', '.join(ROUGE_TOKENIZERS)}, "
+                             f"got {self.reward_rouge_tokenizer!r}")
 
     @property
     def mode(self) -> RewardMode:
@@ -235,6 +243,7 @@ class RewardArguments:
             dars_factor=self.reward_dars_factor,
             similarity_threshold=self.reward_similarity_threshold,
             self_certainty_form=self.reward_self_certainty_form,
+            rouge_tokenizer=self.reward_rouge_tokenizer,
             **dict(self.mode.switches),
         )
 

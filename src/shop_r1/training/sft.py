@@ -86,4 +86,8 @@ def main(model_args: ModelArguments, data_args: SFTDataArguments, training_args:
 
 
 if __name__ == "__main__":
-    main(*parse_args())
+    import sys
+
+    from shop_r1.training.common import run_from_command_line
+
+    run_from_command_line(sys.modules[__name__])  # a recipe mistake: one `error:` line and exit 1, as in the CLI
