@@ -1,4 +1,4 @@
-"""`shop-r1 demo`: the paper's comparison (spec, section 6) end to end on the embedded defaults.
+"""`shop-r1 demo`: the paper's comparison (its Table 2) end to end on the embedded defaults.
 
 Stages, each cached under the output directory by the configuration that made it (`shop_r1.pipeline`),
 so a rerun resumes after the last finished stage:

@@ -72,3 +72,15 @@ def test_rollout_log_drops_steps_a_killed_run_wrote_after_its_checkpoint(tmp_pat
     log.write(3, [{"completion": "new3"}])
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(r["step"], r["completion"]) for r in rows] == [(0, "old0"), (1, "old1"), (2, "new2"), (3, "new3")]
+
+
+def test_advantage_lines_that_floored_advantages_mirrors_are_unchanged():
+    # `advantages.floored_advantages` repeats these lines with the std clamped; if one changes, follow it there.
+    source = inspect.getsource(GRPOTrainer._generate_and_score_completions)
+    for line in ("rewards = (rewards_per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)",
+                 "std_rewards = nanstd(rewards.view(-1, num_generations), dim=1)",
+                 "std_rewards = nanstd(rewards).expand_as(rewards)",
+                 "advantages = rewards - mean_grouped_rewards",
+                 "advantages = advantages / (std_rewards + 1e-4)",
+                 "self.accelerator.process_index * len(prompts),"):
+        assert line in source, line

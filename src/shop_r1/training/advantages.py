@@ -43,6 +43,9 @@ def floored_advantages(
     """
     from trl.trainer.utils import nanstd
 
+    # Mirrors the `sum_then_normalize` branch of TRL 1.16's `GRPOTrainer._generate_and_score_completions`
+    # line for line (weighted nansum, group nanmean, group/batch nanstd, `/ (std_rewards + 1e-4)`); the only
+    # change is the clamp below. `tests/unit/test_trainer_contract.py` checks those TRL lines are unchanged.
     weights = weights.to(rewards_per_func.device)
     unscorable = torch.isnan(rewards_per_func).all(dim=1)
     rewards = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)

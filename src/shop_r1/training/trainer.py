@@ -216,6 +216,8 @@ class ShopR1GRPOTrainer(GRPOTrainer):
     # -- rewards and advantages -------------------------------------------------------------------------------
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        # Where self-certainty enters the rewards: as an extra dataset column, because TRL passes every column
+        # of `inputs` to the reward functions as keyword arguments (`keys = [key for key in inputs[0] ...]`).
         if self.self_certainty is not None:
             values, self._pending_self_certainty = self._pending_self_certainty, None
             if values is None or len(values) != len(inputs):
@@ -256,6 +258,9 @@ class ShopR1GRPOTrainer(GRPOTrainer):
             self._rollout_log.write(self.state.global_step, rows)
 
     def _generate_and_score_completions(self, inputs):
+        # Where the floor enters the advantages: TRL's are replaced by `floored_advantages`, which repeats TRL's
+        # normalisation with the std clamped; this rank's slice is cut as TRL's `process_slice` is
+        # (`process_index * len(prompts)` onwards, one local batch long).
         output = super()._generate_and_score_completions(inputs)
         rewards_per_func, self._last_rewards_per_func = self._last_rewards_per_func, None
         if (self.reward_std_floor <= 0 or rewards_per_func is None
