@@ -22,6 +22,7 @@ from shop_r1.cli.demo import demo
 from shop_r1.cli.evaluate import baseline, evaluate, predict
 from shop_r1.cli.reward import reward
 from shop_r1.cli.serve import serve
+from shop_r1.cli.simulate import abtest, simulate
 from shop_r1.cli.synth import synth
 from shop_r1.errors import ShopR1Error
 from shop_r1.schema import SchemaError
@@ -44,6 +45,8 @@ app.command("predict", rich_help_panel="Evaluation")(predict)
 app.command("evaluate", rich_help_panel="Evaluation")(evaluate)
 app.command("baseline", rich_help_panel="Evaluation")(baseline)
 app.command("serve", rich_help_panel="Serving")(serve)
+app.command("simulate", rich_help_panel="Simulation")(simulate)
+app.command("abtest", rich_help_panel="Simulation")(abtest)
 
 _err = Console(stderr=True, soft_wrap=True)
 

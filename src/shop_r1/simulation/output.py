@@ -97,7 +97,7 @@ def summarize(out: str | os.PathLike[str]) -> dict[str, Any]:
     ends: Counter[str] = Counter()
     failures: Counter[str] = Counter()
     actions: Counter[str] = Counter()
-    samples = retries = steps = 0
+    samples = steps = 0
     for session in sessions:
         last = session.steps[-1].meta
         ends[str(last.get("end", "unknown"))] += 1
@@ -107,13 +107,16 @@ def summarize(out: str | os.PathLike[str]) -> dict[str, Any]:
             steps += 1
             actions[step.action.type.value] += 1
             samples += int(step.meta.get("samples", 1))
-            retries += int(step.meta.get("retries", 0))
             failures.update(step.meta.get("failures", []))
     for row in failed:
         ends[str(row.get("end"))] += 1
         failures.update(row.get("failures", []))
         samples += int(row.get("samples", 0))
     visits = len(sessions) + len(failed)
+    # Every decision took one first sample; the rest were resamples. Decisions: the steps taken, plus the
+    # step a visit ended on without taking it (invalid_output, prompt_too_long).
+    unfinished = sum(ends[end] for end in ("invalid_output", "prompt_too_long"))
+    retries = samples - steps - unfinished
     return {
         "visits": visits,
         "sessions": len(sessions),
