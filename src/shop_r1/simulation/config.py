@@ -64,9 +64,14 @@ class SimulationConfig:
         return self.seed if self.catalog_seed is None else self.catalog_seed
 
     def fingerprint(self) -> dict[str, Any]:
-        """What must match for a rerun to resume this run's output (everything that changes a visit)."""
+        """What must match for a rerun to resume this run's output (everything that changes a visit).
+
+        Not `shoppers`: visit `i` depends on `(seed, i)` alone, so a rerun with more shoppers extends a run.
+        Not `batch_size`: it changes how fast visits run, not which visits they are (world visits are
+        identical at any batch size; a local model's samples depend on the batch, see docs/simulation.md).
+        """
         return {
-            "shoppers": self.shoppers, "seed": self.seed, "store": store_config_dict(self.store),
+            "seed": self.seed, "store": store_config_dict(self.store),
             "max_steps": self.max_steps, "max_retries": self.max_retries,
             "prompt": {"context": self.prompt.context, "max_context_tokens": self.prompt.max_context_tokens,
                        "include_persona": self.prompt.include_persona},
