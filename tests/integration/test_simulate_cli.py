@@ -102,3 +102,16 @@ def test_simulate_against_an_endpoint(tmp_path):
     assert summary["retries"] == 1 and summary["failures"] == {"unparseable": 1}
     assert shop.requests == 13 and shop.max_in_flight >= 2
     assert summary["settings"]["backend"] == "endpoint"
+
+
+class _Refusing(_Server):
+    def handle(self, handler, raw):  # type: ignore[no-untyped-def]
+        self.reply(handler, 404, b'{"error": {"message": "no such model"}}')
+
+
+def test_endpoint_that_refuses_everything_stops_the_run(tmp_path):
+    with _Refusing() as server:
+        result = runner.invoke(app, ["simulate", "--model", "nope", "--base-url", server.url, "--shoppers", "2",
+                                     "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code != 0
+    assert "answered HTTP 404" in str(result.exception) and "no such model" in str(result.exception)
