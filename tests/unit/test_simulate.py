@@ -59,7 +59,7 @@ def test_retries_endings_and_counts(scripted_run):
     assert sessions["v00004"].steps[0].meta["failures"] == ["incomplete_action"]
     failed = [json.loads(line) for line in failed_path(out).read_text().splitlines()]
     assert failed == [{"session_id": "v00002", "user_id": "u0002", "end": "invalid_output", "samples": 3,
-                       "failures": ["unparseable"] * 3}]
+                       "failures": ["unparseable"] * 3, "last_rejected": GARBAGE}]
     assert summary["visits"] == 4 and summary["sessions"] == 3 and summary["visits_without_steps"] == 1
     assert summary["ends"] == {"invalid_output": 1, "step_cap": 1, "terminate": 2}
     assert summary["failures"] == {"incomplete_action": 1, "invalid_action": 1, "unparseable": 4}
@@ -86,6 +86,7 @@ def test_invalid_output_after_steps_is_recorded_on_the_last_step(tmp_path):
     assert len(session.steps) == 1
     assert session.steps[0].meta["end"] == "invalid_output"
     assert session.steps[0].meta["next_step_failures"] == ["invalid_action", "invalid_action"]
+    assert session.steps[0].meta["last_rejected"] == MISSING_NAME
     assert summary["failures"] == {"invalid_action": 2} and summary["retries"] == 1
 
 

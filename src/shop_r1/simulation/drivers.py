@@ -39,14 +39,14 @@ def proposal_from_completion(text: str, finish_reason: str = "stop") -> Proposal
     """A completion -> a proposal; unusable text becomes a failure kind, never an exception."""
     meta = {"finish_reason": finish_reason}
     if finish_reason.startswith("request_failed"):
-        return Proposal(None, failure="request_failed", meta=meta)
+        return Proposal(None, failure="request_failed", meta=meta, text=finish_reason)
     parsed = parse_completion(text)
     if parsed is None:
-        return Proposal(None, failure="unparseable", meta=meta)
+        return Proposal(None, failure="unparseable", meta=meta, text=text)
     action = parsed.action.to_action()
     if action is None:  # well formed, but a click without a name or a search without text
-        return Proposal(None, parsed.rationale, failure="incomplete_action", meta=meta)
-    return Proposal(action, parsed.rationale, meta=meta)
+        return Proposal(None, parsed.rationale, failure="incomplete_action", meta=meta, text=text)
+    return Proposal(action, parsed.rationale, meta=meta, text=text)
 
 
 class ModelDriver:

@@ -32,6 +32,7 @@ class Proposal:
     `action` is `None` when the completion gave no usable action; `failure` then says why. `fatal` ends the
     visit at once instead of resampling (a prompt that cannot fit the context budget will not fit next time).
     `meta` is copied into the step's meta (the world's reason code, a completion's finish reason).
+    `text` is the raw completion, kept (shortened) when the visit ends on an unusable one.
     """
 
     action: Action | None
@@ -39,6 +40,11 @@ class Proposal:
     failure: str | None = None
     fatal: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+# How much of the last rejected completion is kept: enough to see what the model wrote, not a whole page.
+REJECTED_CHARS = 500
 
 
 @dataclass
@@ -58,6 +64,7 @@ class Visit:
     failures: list[str] = field(default_factory=list)
     total_samples: int = 0
     end: str | None = None
+    last_rejected: str | None = None
 
     @property
     def done(self) -> bool:
@@ -72,7 +79,7 @@ class Visit:
     def failed_record(self) -> dict[str, Any]:
         """What is kept of a visit without any step (`<out>.failed.jsonl`)."""
         return {"session_id": self.visit_id, "user_id": self.user_id, "end": self.end, "samples": self.samples,
-                "failures": list(self.failures)}
+                "failures": list(self.failures), "last_rejected": self.last_rejected}
 
 
 def _finish(visit: Visit, end: str, **extra: Any) -> None:
@@ -97,11 +104,14 @@ def advance(visit: Visit, proposal: Proposal, *, max_retries: int, max_steps: in
             failure = "invalid_action"
     if failure is not None:
         visit.failures.append(failure)
+        visit.last_rejected = None if proposal.text is None else proposal.text[:REJECTED_CHARS]
+        # The failures of the step that was never taken go on the last step that was.
+        extra = {"next_step_failures": list(visit.failures), "last_rejected": visit.last_rejected} \
+            if visit.steps else {}
         if proposal.fatal:
-            _finish(visit, failure, **({"next_step_failures": list(visit.failures)} if visit.steps else {}))
+            _finish(visit, failure, **extra)
         elif visit.samples > max_retries:
-            # The failures of the step that was never taken go on the last step that was.
-            _finish(visit, "invalid_output", **({"next_step_failures": list(visit.failures)} if visit.steps else {}))
+            _finish(visit, "invalid_output", **extra)
         return failure
     assert proposal.action is not None and next_page is not None
     meta = {"source": visit.source, "page": visit.page.kind, "samples": visit.samples,
