@@ -151,3 +151,46 @@ def test_store_overrides():
         parse_store_config(["results_per_page=0"])
     with pytest.raises(ShopR1Error, match="expected KEY=VALUE"):
         parse_store_config(["buy_now_button"])
+
+
+def test_store_without_buy_now_button():
+    from shop_r1.schema import Action
+    from shop_r1.world.store import InvalidActionError, Store
+
+    with_button, without = Store(config=StoreConfig()), Store(config=StoreConfig(buy_now_button=False))
+    for store in (with_button, without):
+        store.step(Action("type_and_submit", name="search_input", text="headphones"))
+        store.step(Action("click", name="search_results.item_1"))
+    assert "buy_now" in with_button.page.elements and "add_to_cart" in with_button.page.elements
+    assert "buy_now" not in without.page.elements and "add_to_cart" in without.page.elements
+    with pytest.raises(InvalidActionError, match="no element named 'buy_now'"):
+        without.step(Action("click", name="buy_now"))
+
+
+def test_world_shoppers_without_the_button_never_buy_now(tmp_path):
+    out = tmp_path / "o.jsonl"
+    simulate(SimulationConfig(shoppers=30, store=StoreConfig(buy_now_button=False)), WorldDriver(), out)
+    sessions = read_sessions(out)
+    assert all(step.action.name != "buy_now" for s in sessions for step in s.steps)
+    assert any(s.steps[-1].meta["end"] == "purchase" for s in sessions)  # through the cart
+
+
+def test_personas_from_a_file(tmp_path):
+    from shop_r1.simulation.shoppers import load_personas
+
+    path = tmp_path / "personas.jsonl"
+    path.write_text('"A student on a tight budget."\n{"description": "A runner who trains daily.", "name": "Ola"}\n')
+    personas = load_personas(path)
+    prompt = PromptConfig(include_persona=True, max_context_tokens=None)
+    generator = ScriptedGenerator(lambda *key: TERMINATE)
+    config = SimulationConfig(shoppers=3, prompt=prompt, persona_mode="file", personas=personas)
+    simulate(config, ModelDriver(generator, prompt), tmp_path / "o.jsonl")
+    shown = [generator.prompts[(f"v0000{i}", 0, 0)][1]["content"].split("\n\n")[0] for i in (1, 2, 3)]
+    assert shown == ["About you (the shopper):\nA student on a tight budget.",
+                     "About you (the shopper):\nA runner who trains daily.",
+                     "About you (the shopper):\nA student on a tight budget."]
+    assert [s.persona for s in read_sessions(tmp_path / "o.jsonl")][1] == personas[1]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("[1, 2]\n")
+    with pytest.raises(ShopR1Error, match="bad.jsonl:1: a persona must be"):
+        load_personas(bad)
