@@ -194,3 +194,20 @@ def test_personas_from_a_file(tmp_path):
     bad.write_text("[1, 2]\n")
     with pytest.raises(ShopR1Error, match="bad.jsonl:1: a persona must be"):
         load_personas(bad)
+
+
+def test_shared_prefill_gives_the_same_visits(tmp_path):
+    from shop_r1.evaluation.generation import GenerationSettings, HFGenerator
+    from shop_r1.models.inference import load_for_inference
+    from shop_r1.simulation.drivers import SharedPrefillGenerator
+
+    model, tokenizer = load_for_inference("tiny-random:llama", device="cpu")
+    settings = GenerationSettings(max_new_tokens=12, greedy=True)
+    config = SimulationConfig(shoppers=3, batch_size=3, max_retries=1, prompt=PROMPT)
+    outs = []
+    for name, generator in (("plain", HFGenerator(model, tokenizer, settings)),
+                            ("shared", SharedPrefillGenerator(HFGenerator(model, tokenizer, settings)))):
+        simulate(config, ModelDriver(generator, PROMPT), tmp_path / f"{name}.jsonl")
+        outs.append([json.loads(line) for line in failed_path(tmp_path / f"{name}.jsonl").read_text().splitlines()])
+    # The random model fails every sample; what it wrote (greedy) is the same with one shared prefill.
+    assert outs[0] == outs[1] and len(outs[0]) == 3 and outs[0][0]["last_rejected"]

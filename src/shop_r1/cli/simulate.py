@@ -63,6 +63,9 @@ DtypeOption = Annotated[str, typer.Option(help="auto (float32 on CPU, bfloat16 o
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads for torch (default: torch's choice).")]
 ProductsOption = Annotated[int, typer.Option(min=12, help="Catalog size (as `data synth --products`).")]
 CatalogSeedOption = Annotated[int | None, typer.Option(help="Catalog seed (default: --seed, as `data synth`).")]
+SharedPrefillOption = Annotated[bool, typer.Option(
+    "--shared-prefill/--no-shared-prefill", help="Prefill each distinct prompt of a tick once (local models): "
+                                                 "visits without personas share their first prompt.")]
 
 
 class _Bar:
@@ -110,13 +113,13 @@ def _prompt_and_personas(context: str, max_context_tokens: int, personas: Path |
 @contextlib.contextmanager
 def _driver(model: str, prompt, *, base_url: str | None, api_model: str | None, api_key_env: str, batch_size: int,
             temperature: float, max_new_tokens: int, seed: int, device: str, dtype: str,
-            num_threads: int | None) -> Iterator[tuple[Any, dict[str, Any]]]:
+            num_threads: int | None, shared_prefill: bool = True) -> Iterator[tuple[Any, dict[str, Any]]]:
     """The driver for `--model` (`None` for `world`) and the settings recorded beside the output."""
     if model == WORLD and base_url is None:
         yield None, {"model": WORLD}
         return
     from shop_r1.prompts import chat_token_counter
-    from shop_r1.simulation.drivers import ModelDriver
+    from shop_r1.simulation.drivers import ModelDriver, SharedPrefillGenerator
 
     settings: dict[str, Any] = {"model": model, "temperature": temperature, "max_new_tokens": max_new_tokens}
     if base_url is not None:
@@ -142,7 +145,10 @@ def _driver(model: str, prompt, *, base_url: str | None, api_model: str | None, 
     settings.update(backend="hf", **({"dtype": dtype} if dtype != "auto" else {}))
     with console.status(f"loading {escape(model)}"):
         loaded, tokenizer = load_for_inference(model, device=device, dtype=dtype)
-    yield ModelDriver(HFGenerator(loaded, tokenizer, generation), prompt, chat_token_counter(tokenizer)), settings
+    generator: Any = HFGenerator(loaded, tokenizer, generation)
+    if shared_prefill:
+        generator = SharedPrefillGenerator(generator)
+    yield ModelDriver(generator, prompt, chat_token_counter(tokenizer)), settings
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -184,6 +190,7 @@ def simulate(
     num_threads: ThreadsOption = None,
     products: ProductsOption = 600,
     catalog_seed: CatalogSeedOption = None,
+    shared_prefill: SharedPrefillOption = True,
 ) -> None:
     """Let a model shop the embedded store: N visits, each step prompted exactly as in training; resumable."""
     from shop_r1.simulation.config import SimulationConfig, parse_store_config
@@ -199,7 +206,8 @@ def simulate(
         raise ShopR1Error(str(err)) from None
     with _driver(model, prompt, base_url=base_url, api_model=api_model, api_key_env=api_key_env,
                  batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                 device=device, dtype=dtype, num_threads=num_threads) as (driver, settings), _Bar() as bar:
+                 device=device, dtype=dtype, num_threads=num_threads, shared_prefill=shared_prefill) \
+            as (driver, settings), _Bar() as bar:
         result = run(config, driver or WorldDriver(), out, settings=settings, on_progress=bar.callback("simulating"))
     _print_summary(result.summary, out)
 
@@ -232,6 +240,7 @@ def abtest(
     num_threads: ThreadsOption = None,
     products: ProductsOption = 600,
     catalog_seed: CatalogSeedOption = None,
+    shared_prefill: SharedPrefillOption = True,
     resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples of the intervals.")] = 1000,
 ) -> None:
     """Compare two store variants: the simulator's effect (B - A) beside the world shoppers' true effect."""
@@ -250,7 +259,8 @@ def abtest(
         raise ShopR1Error(str(err)) from None
     with _driver(model, prompt, base_url=base_url, api_model=api_model, api_key_env=api_key_env,
                  batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                 device=device, dtype=dtype, num_threads=num_threads) as (driver, settings), _Bar() as bar:
+                 device=device, dtype=dtype, num_threads=num_threads, shared_prefill=shared_prefill) \
+            as (driver, settings), _Bar() as bar:
         result = run_abtest(config, a, b, out, driver=driver, settings=settings, n_resamples=resamples,
                             on_arm=bar.callback)
     purchase = result["recovery"]["purchase_rate"]

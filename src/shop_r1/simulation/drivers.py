@@ -19,7 +19,9 @@ from shop_r1.prompts import PromptConfig, PromptTooLongError, TokenCounter, next
 from shop_r1.simulation.visit import Proposal, Visit
 from shop_r1.world.reason_templates import write_rationale
 
-__all__ = ["Driver", "ModelDriver", "WorldDriver", "proposal_from_completion", "visit_prompt"]
+__all__ = [
+    "Driver", "ModelDriver", "SharedPrefillGenerator", "WorldDriver", "proposal_from_completion", "visit_prompt",
+]
 
 
 class Driver(Protocol):
@@ -91,3 +93,23 @@ class WorldDriver:
             rationale = write_rationale(decision.reason, slots, shopper.rng)
             out.append(Proposal(decision.action, rationale, meta={"reason": decision.reason, "slots": slots}))
         return out
+
+
+class SharedPrefillGenerator:
+    """An `HFGenerator` whose batches prefill each distinct prompt once (`shop_r1.training.shared_prefill`).
+
+    Visits without personas all start on the same home page, and so share their first prompt exactly; a
+    tick of such visits then runs that prompt's prefill once instead of once per visit. Later prompts
+    differ per visit and go through unchanged. Same tokens as without it (the cache is the one `generate`
+    would compute), fewer prompt FLOPs.
+    """
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.backend = getattr(inner, "backend", "hf")
+
+    def generate(self, prompts, keys):  # type: ignore[no-untyped-def]
+        from shop_r1.training.shared_prefill import shared_prompt_prefill
+
+        with shared_prompt_prefill(self.inner.model):  # type: ignore[attr-defined]
+            return self.inner.generate(prompts, keys)
