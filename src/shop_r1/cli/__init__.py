@@ -23,6 +23,7 @@ from shop_r1.cli.evaluate import baseline, evaluate, predict
 from shop_r1.cli.realism import realism
 from shop_r1.cli.reward import reward
 from shop_r1.cli.serve import serve
+from shop_r1.cli.simulate import abtest, simulate
 from shop_r1.cli.synth import synth
 from shop_r1.cli.view import view
 from shop_r1.errors import ShopR1Error
@@ -48,6 +49,8 @@ app.command("baseline", rich_help_panel="Evaluation")(baseline)
 app.command("realism", rich_help_panel="Evaluation")(realism)
 app.command("view", rich_help_panel="Evaluation")(view)
 app.command("serve", rich_help_panel="Serving")(serve)
+app.command("simulate", rich_help_panel="Simulation")(simulate)
+app.command("abtest", rich_help_panel="Simulation")(abtest)
 
 _err = Console(stderr=True, soft_wrap=True)
 

@@ -240,6 +240,7 @@ def render_product(
     more_reviews: bool,
     back_url: str | None,
     cart_count: int,
+    buy_now: bool = True,
 ) -> str:
     option_groups = []
     for name, values in product.options.items():
@@ -285,8 +286,9 @@ def render_product(
         f'value="{_impression("csrf", product.pid)}">'
         f'<button id="add-to-cart" class="btn btn-primary" type="submit" formaction="/cart/add?{_a(buy_params)}">'
         "Add to Cart</button> "
-        f'<button id="buy-now" class="btn btn-buy" type="submit" formaction="/buy?{_a(buy_params)}">Buy Now</button>'
-        "</form></div></div></div>"
+        + (f'<button id="buy-now" class="btn btn-buy" type="submit" formaction="/buy?{_a(buy_params)}">Buy Now'
+           "</button>" if buy_now else "")
+        + "</form></div></div></div>"
         f'<div id="reviews" class="reviews" aria-label="Customer reviews"><h2>Customer reviews</h2>'
         f"{review_items}{more}</div>"
     )

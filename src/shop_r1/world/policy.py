@@ -361,7 +361,8 @@ class Shopper:
                 and self.rng.random() > persona.decisiveness + 0.3:
             return _click("back_to_results", "compare_alternatives", **slots)
         memory.target = product.pid
-        if self.rng.random() < 0.25 + 0.35 * persona.decisiveness:
+        # The draw comes first so that a store without the button leaves every other choice unchanged.
+        if self.rng.random() < 0.25 + 0.35 * persona.decisiveness and "buy_now" in page.elements:
             return _click("buy_now", "buy_now", **slots)
         return _click("add_to_cart", "add_to_cart", **slots)
 

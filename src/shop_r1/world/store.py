@@ -59,6 +59,9 @@ class StoreConfig:
     home_categories: int = 12
     home_deals: int = 2
     max_chars: int = 8_000  # simplifier cap; store pages stay far below it by default
+    # The one-click "Buy Now" button on product pages. An A/B knob: without it every purchase goes through
+    # cart and checkout, where some shoppers drop out, so the purchase rate falls by construction.
+    buy_now_button: bool = True
 
     def __post_init__(self) -> None:
         for key in ("results_per_page", "facet_values", "reviews_expanded", "home_categories"):
@@ -230,7 +233,7 @@ class Store:
             reviews = self.catalog.reviews(product, min(shown, product.review_count))
             raw = pages.render_product(
                 product, selected, reviews, more_reviews=not expanded and product.review_count > shown,
-                back_url=self.last_results, cart_count=count,
+                back_url=self.last_results, cart_count=count, buy_now=config.buy_now_button,
             )
             return self._page(url, "product", raw, products=(product,), product=product, selected=selected,
                               reviews=tuple(reviews))
