@@ -1,6 +1,6 @@
 """Benchmark: GRPO rollout generation with the prompt prefilled once per group vs once per rollout.
 
-TRL hands `generate` each prompt repeated `num_generations` times. `shop_r1.training.shared_prefill`
+TRL hands `generate` each prompt repeated `num_generations` times. `shop_r1.shared_prefill`
 (on by default in `shop-r1 grpo`, `--shared_prefill false` turns it off) processes each distinct prompt
 once. Both paths generate the same groups of the embedded world's RL prompts, with the same seed before
 every call, taking turns (stock, shared, stock, ...); printed: rollouts/s per path, the speed-up in wall
@@ -22,7 +22,7 @@ from contextlib import nullcontext
 import torch
 from transformers import GenerationConfig
 
-from shop_r1.training.shared_prefill import shared_prompt_prefill
+from shop_r1.shared_prefill import shared_prompt_prefill
 
 
 def group_prompts(tokenizer, groups: int, max_context_tokens: int, seed: int) -> list[list[int]]:

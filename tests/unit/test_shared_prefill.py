@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GenerationConfig
 
-from shop_r1.training.shared_prefill import distinct_rows, shared_prompt_prefill
+from shop_r1.shared_prefill import distinct_rows, shared_prompt_prefill
 from tests.training_support import build_tiny_model
 
 

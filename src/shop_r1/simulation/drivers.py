@@ -96,7 +96,7 @@ class WorldDriver:
 
 
 class SharedPrefillGenerator:
-    """An `HFGenerator` whose batches prefill each distinct prompt once (`shop_r1.training.shared_prefill`).
+    """An `HFGenerator` whose batches prefill each distinct prompt once (`shop_r1.shared_prefill`).
 
     Visits without personas all start on the same home page, and so share their first prompt exactly; a
     tick of such visits then runs that prompt's prefill once instead of once per visit. Later prompts
@@ -109,7 +109,7 @@ class SharedPrefillGenerator:
         self.backend = getattr(inner, "backend", "hf")
 
     def generate(self, prompts, keys):  # type: ignore[no-untyped-def]
-        from shop_r1.training.shared_prefill import shared_prompt_prefill
+        from shop_r1.shared_prefill import shared_prompt_prefill
 
         with shared_prompt_prefill(self.inner.model):  # type: ignore[attr-defined]
             return self.inner.generate(prompts, keys)

@@ -34,9 +34,9 @@ from typing import Any
 import torch
 from trl import GRPOTrainer
 
+from shop_r1.shared_prefill import shared_prompt_prefill
 from shop_r1.training.advantages import floored_advantages
 from shop_r1.training.certainty import ForwardCapture, GenerationCapture, masked_means
-from shop_r1.training.shared_prefill import shared_prompt_prefill
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ the longest part of a rollout here (~1,000 tokens of page against at most 64 gen
 times. Inside `shared_prompt_prefill(model)`, `model.generate` runs the backbone once over each distinct
 prompt (all but its last token), copies the key/value cache to every row that repeats it, and lets
 `generate` continue from there: the same positions, masks and sampling, with 1/G of the prompt FLOPs.
-`benchmarks/grpo_step.py --prefill` times it against the stock path.
+`shop-r1 grpo` and `shop-r1 simulate` use it; `benchmarks/rollout_prefill.py` times it against the
+stock path.
 """
 
 from __future__ import annotations
