@@ -110,6 +110,19 @@ def _prompt_and_personas(context: str, max_context_tokens: int, personas: Path |
     return prompt, mode, loaded
 
 
+def _simulation_config(context: str, max_context_tokens: int, personas: Path | None, world_personas: bool,
+                       **fields: Any):
+    """The run's `SimulationConfig` (and its prompt settings); a bad value is a one-line error."""
+    from shop_r1.simulation.config import SimulationConfig
+
+    prompt, mode, loaded = _prompt_and_personas(context, max_context_tokens, personas, world_personas)
+    try:
+        config = SimulationConfig(prompt=prompt, persona_mode=mode, personas=loaded, **fields)
+    except ValueError as err:
+        raise ShopR1Error(str(err)) from None
+    return config, prompt
+
+
 @contextlib.contextmanager
 def _driver(model: str, prompt, *, base_url: str | None, api_model: str | None, api_key_env: str, batch_size: int,
             temperature: float, max_new_tokens: int, seed: int, device: str, dtype: str,
@@ -193,17 +206,14 @@ def simulate(
     shared_prefill: SharedPrefillOption = True,
 ) -> None:
     """Let a model shop the embedded store: N visits, each step prompted exactly as in training; resumable."""
-    from shop_r1.simulation.config import SimulationConfig, parse_store_config
+    from shop_r1.simulation.config import parse_store_config
     from shop_r1.simulation.drivers import WorldDriver
     from shop_r1.simulation.loop import simulate as run
 
-    prompt, mode, loaded = _prompt_and_personas(context, max_context_tokens, personas, world_personas)
-    try:
-        config = SimulationConfig(shoppers=shoppers, seed=seed, store=parse_store_config(store_config or []),
-                                  max_steps=max_steps, max_retries=max_retries, batch_size=batch_size, prompt=prompt,
-                                  persona_mode=mode, personas=loaded, n_products=products, catalog_seed=catalog_seed)
-    except ValueError as err:
-        raise ShopR1Error(str(err)) from None
+    config, prompt = _simulation_config(context, max_context_tokens, personas, world_personas, shoppers=shoppers,
+                                        seed=seed, store=parse_store_config(store_config or []), max_steps=max_steps,
+                                        max_retries=max_retries, batch_size=batch_size, n_products=products,
+                                        catalog_seed=catalog_seed)
     with _driver(model, prompt, base_url=base_url, api_model=api_model, api_key_env=api_key_env,
                  batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
                  device=device, dtype=dtype, num_threads=num_threads, shared_prefill=shared_prefill) \
@@ -245,18 +255,14 @@ def abtest(
 ) -> None:
     """Compare two store variants: the simulator's effect (B - A) beside the world shoppers' true effect."""
     from shop_r1.simulation.abtest import run_abtest
-    from shop_r1.simulation.config import SimulationConfig, parse_store_config
+    from shop_r1.simulation.config import parse_store_config
 
     a, b = parse_store_config(variant_a or []), parse_store_config(variant_b or [])
     if a == b:
         raise ShopR1Error("--variant-a and --variant-b describe the same store; change at least one field")
-    prompt, mode, loaded = _prompt_and_personas(context, max_context_tokens, personas, world_personas)
-    try:
-        config = SimulationConfig(shoppers=shoppers, seed=seed, max_steps=max_steps, max_retries=max_retries,
-                                  batch_size=batch_size, prompt=prompt, persona_mode=mode, personas=loaded,
-                                  n_products=products, catalog_seed=catalog_seed)
-    except ValueError as err:
-        raise ShopR1Error(str(err)) from None
+    config, prompt = _simulation_config(context, max_context_tokens, personas, world_personas, shoppers=shoppers,
+                                        seed=seed, max_steps=max_steps, max_retries=max_retries,
+                                        batch_size=batch_size, n_products=products, catalog_seed=catalog_seed)
     with _driver(model, prompt, base_url=base_url, api_model=api_model, api_key_env=api_key_env,
                  batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
                  device=device, dtype=dtype, num_threads=num_threads, shared_prefill=shared_prefill) \
