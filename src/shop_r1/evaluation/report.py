@@ -43,7 +43,8 @@ def _compared(evaluation: Evaluation) -> list:
     return [s for s in _shown_headline(evaluation) if s.key != "reason_classifier_acc"]
 
 
-def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+def markdown_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    """A Markdown table; by default the first column left-aligned, the others right-aligned."""
     align = align or ["---"] + ["--:"] * (len(header) - 1)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -53,7 +54,7 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
 def _confusion_markdown(run: RunMetrics) -> str:
     header = ["gold \\ predicted", *PRED_LABELS, "total"]
     rows = [[g, *(str(v) for v in run.confusion[i]), str(run.gold_counts[g])] for i, g in enumerate(GOLD_LABELS)]
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def _significance(estimate: Estimate) -> str:
@@ -89,7 +90,7 @@ def render_markdown(evaluation: Evaluation, figures: list[str] | None = None) ->
         rows.append([spec.label + arrow, *(format_estimate(evaluation.runs[n].metrics[spec.key]) for n in names)])
     rows.append(["outputs cut at max_new_tokens",
                  *(format_estimate(evaluation.runs[n].metrics["cut_at_length_rate"]) for n in names)])
-    parts += [_table(["metric", *names], rows), ""]
+    parts += [markdown_table(["metric", *names], rows), ""]
 
     parts += ["## Per action type", "", "Exact and type accuracy over the gold steps of each type (paper, Table 3); "
               "F1 of the type as a class.", ""]
@@ -97,7 +98,7 @@ def render_markdown(evaluation: Evaluation, figures: list[str] | None = None) ->
     rows = [[name, g, str(run.gold_counts[g]),
              *(format_estimate(run.metrics[f"{s.key}:{g}"]) for s in PER_TYPE_METRICS)]
             for name, run in evaluation.runs.items() for g in GOLD_LABELS]
-    parts += [_table(header, rows, ["---", "---"] + ["--:"] * (len(header) - 2)), ""]
+    parts += [markdown_table(header, rows, ["---", "---"] + ["--:"] * (len(header) - 2)), ""]
 
     parts += ["## Confusion matrices", ""]
     for name, run in evaluation.runs.items():
@@ -118,7 +119,7 @@ def render_markdown(evaluation: Evaluation, figures: list[str] | None = None) ->
             rows = [[spec.label, format_estimate(diffs[spec.key], signed=True), _significance(diffs[spec.key])]
                     for spec in _compared(evaluation)]
             parts += [f"**{name} - {evaluation.baseline}** ({shared} shared steps)", "",
-                      _table(["metric", "difference", "excludes 0"], rows), ""]
+                      markdown_table(["metric", "difference", "excludes 0"], rows), ""]
 
     if figures:
         parts += ["## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures] + [""]

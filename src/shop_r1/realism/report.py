@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from shop_r1.evaluation.report import markdown_table
 from shop_r1.evaluation.runs import Estimate
 from shop_r1.realism.features import ENDINGS, FUNNEL_STAGES
 from shop_r1.realism.metrics import MIXES, NUMBERS, SIDES, SUMMARY_MIXES, RealismResult
@@ -43,15 +44,10 @@ def format_value(estimate: Estimate, fmt: Callable[[float], str] = _percent) -> 
     return f"{fmt(estimate.value)} [{fmt(estimate.low)}, {fmt(estimate.high)}]"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
 def _mix_table(result: RealismResult, mix: str, unit: str) -> str:
     rows = [[label, *(format_value(result.get(f"{mix}.{side}.{label}")) for side in SIDES)]
             for label in result.layout.labels[mix]]
-    return _table([f"{mix.replace('_', ' ')} ({unit})", "real", "simulated"], rows)
+    return markdown_table([f"{mix.replace('_', ' ')} ({unit})", "real", "simulated"], rows)
 
 
 def render_markdown(result: RealismResult, figures: list[str] | None = None) -> str:
@@ -83,7 +79,7 @@ def render_markdown(result: RealismResult, figures: list[str] | None = None) -> 
                      *(format_value(result.get(f"{number}.{side}.mean"), _fixed(2)) for side in SIDES),
                      f"W1 {format_value(result.get(f'{number}.wasserstein'), _fixed(2))}, "
                      f"KS {format_value(result.get(f'{number}.ks'), three)}"])
-    parts += [_table(["metric", "real", "simulated", "distance"], rows), ""]
+    parts += [markdown_table(["metric", "real", "simulated", "distance"], rows), ""]
 
     parts += ["## Action types", "", _mix_table(result, "action_type", "% of actions"), ""]
     parts += ["## Click targets", "",
@@ -95,13 +91,13 @@ def render_markdown(result: RealismResult, figures: list[str] | None = None) -> 
     rows = [[label, *(format_value(result.get(f"click_target.{side}.{label}")) for side in SIDES),
              *(format_value(result.get(f"click_target_per_action.{side}.{label}")) for side in SIDES)]
             for label in result.layout.labels["click_target"]]
-    parts += [_table(header, rows), ""]
+    parts += [markdown_table(header, rows), ""]
 
     parts += ["## Funnel", "", "Share of sessions getting at least as far as each stage (a `buy_now` purchase "
               "passes the cart stage); the last column is simulated - real in points.", ""]
     rows = [[stage, *(format_value(result.get(f"funnel.{side}.{stage}")) for side in SIDES),
              format_value(result.get(f"funnel.difference.{stage}"), _signed_percent)] for stage in FUNNEL_STAGES]
-    parts += [_table(["stage", "real", "simulated", "difference"], rows), ""]
+    parts += [markdown_table(["stage", "real", "simulated", "difference"], rows), ""]
 
     parts += ["## Endings", "", f"How visits end ({', '.join(ENDINGS)}: the log stops without either), and for "
               "visits ending in terminate the deepest stage reached before leaving. terminate is always a "
@@ -115,7 +111,7 @@ def render_markdown(result: RealismResult, figures: list[str] | None = None) -> 
              format_value(result.get(f"{number}.mean_difference"), lambda x: f"{x:+.2f}"),
              format_value(result.get(f"{number}.wasserstein"), _fixed(2)),
              format_value(result.get(f"{number}.ks"), three)] for number in NUMBERS]
-    parts += [_table(["quantity", "real mean", "simulated mean", "difference", "W1", "KS"], rows), ""]
+    parts += [markdown_table(["quantity", "real mean", "simulated mean", "difference", "W1", "KS"], rows), ""]
     if figures:
         parts += ["## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figures] + [""]
     return "\n".join(parts)
