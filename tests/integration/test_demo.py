@@ -51,6 +51,7 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
         assert summary["paired_difference"][key]["exact"] == pytest.approx(
             comparison["shop_r1"]["exact"] - comparison[other]["exact"])
     assert "significant" in summary["significance"] and "significant" in result.output
+    assert "on action-type macro-F1" in summary["significance_type_f1"] and "macro-F1" in result.output
     shop_r1_logs = json.loads((out / "shop_r1" / "trainer_state.json").read_text())["log_history"][0]
     assert "rewards/format_reward/mean" in shop_r1_logs
     assert (out / "report" / "report.md").is_file()

@@ -71,6 +71,19 @@ def test_significance_says_which_way_and_only_when_the_interval_excludes_zero():
                                                   {"shop_r1_minus_sft": {"exact": None}})
 
 
+def test_significance_reads_the_metric_it_is_asked_about():
+    from shop_r1.demo import significance_sentence
+
+    # The rebalanced validation run's shape: exact inside the noise, type macro-F1 clear of it.
+    paired = {"shop_r1_minus_sft": {"exact": [-0.05, 0.14], "type_f1": [0.017, 0.176]}}
+    points = {"shop_r1_minus_sft": {"exact": 0.05, "type_f1": 0.089}}
+    assert "on exact action accuracy is not significant" in significance_sentence(paired, points)
+    assert significance_sentence(paired, points, metric="type_f1") == (
+        "Shop-R1 is significantly better than SFT on action-type macro-F1: +8.9 points, 95% interval [+1.7, +17.6].")
+    with pytest.raises(KeyError):
+        significance_sentence(paired, points, metric="type_acc")  # only the two headline metrics have words
+
+
 def test_paired_intervals_compare_shop_r1_with_each_setting_on_the_same_sessions():
     import json
 

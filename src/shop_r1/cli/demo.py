@@ -56,11 +56,12 @@ def print_comparison(table: dict[str, Any], improvement: dict[str, float | None]
 
 
 def print_significance(table: dict[str, Any], points: dict[str, Any]) -> None:
-    from shop_r1.demo import PAIRED_AGAINST, significance_sentence
+    from shop_r1.demo import PAIRED_AGAINST, SIGNIFICANCE_METRICS, significance_sentence
 
-    for other in PAIRED_AGAINST:
-        if f"shop_r1_minus_{other}" in table.get("paired", {}):
-            console.print(significance_sentence(table["paired"], points, other))
+    for metric in SIGNIFICANCE_METRICS:
+        for other in PAIRED_AGAINST:
+            if f"shop_r1_minus_{other}" in table.get("paired", {}):
+                console.print(significance_sentence(table["paired"], points, other, metric))
 
 
 def demo(
