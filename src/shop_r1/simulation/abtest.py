@@ -31,7 +31,7 @@ from shop_r1.simulation.outcomes import COUNT_COLUMNS, outcome_matrix, read_outc
 from shop_r1.simulation.shoppers import visit_ids
 from shop_r1.world.store import StoreConfig
 
-__all__ = ["METRICS", "arm_metrics", "compare_arms", "render_report", "run_abtest"]
+__all__ = ["METRICS", "arm_metrics", "compare_arms", "format_difference", "render_report", "run_abtest"]
 
 METRICS = ("purchase_rate", "search_rate", "product_rate", "cart_rate", "mean_steps")
 _COL = {name: index for index, name in enumerate(COUNT_COLUMNS)}
@@ -160,7 +160,8 @@ def _fmt(value: float | None, metric: str) -> str:
     return f"{value:.2f}" if metric == "mean_steps" else f"{value:.1%}"
 
 
-def _fmt_diff(diff: Mapping[str, Any], metric: str) -> str:
+def format_difference(diff: Mapping[str, Any], metric: str) -> str:
+    """`+1.23 pp [+0.50, +2.00]` for a rate (`+0.56 [...]` for mean_steps); `n/a` without an estimate."""
     if diff["estimate"] is None:
         return "n/a"
     scale, unit = (1, "") if metric == "mean_steps" else (100, " pp")
@@ -186,8 +187,8 @@ def render_report(result: Mapping[str, Any]) -> str:
         sim, world, rec = result["simulator"], result["world"], result["recovery"][m]
         sign = "recovered" if rec["sign_recovered"] else "**wrong**"
         lines.append(f"| {m} | {_fmt(sim['a'][m]['value'], m)} | {_fmt(sim['b'][m]['value'], m)} | "
-                     f"{_fmt_diff(sim['difference'][m], m)} | {_fmt(world['a'][m]['value'], m)} | "
-                     f"{_fmt(world['b'][m]['value'], m)} | {_fmt_diff(world['difference'][m], m)} | {sign} |")
+                     f"{format_difference(sim['difference'][m], m)} | {_fmt(world['a'][m]['value'], m)} | "
+                     f"{_fmt(world['b'][m]['value'], m)} | {format_difference(world['difference'][m], m)} | {sign} |")
     purchase = result["recovery"]["purchase_rate"]
     verdict = ("recovers the sign of the true purchase-rate effect" if purchase["sign_recovered"]
                else "gets the sign of the true purchase-rate effect wrong")
