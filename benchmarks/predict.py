@@ -4,6 +4,10 @@ Runs `shop_r1.evaluation.generation.HFGenerator` twice over the same RL prompts,
 decode the same tokens: once with `--batch-size` prompts per `generate` call, once with one. Prints
 examples/s for both, the ratio (the target is >= 3x on CPU) and whether the texts agree.
 
+`--prefix` times batched generation with and without the shared prompt-prefix cache instead (the system
+prompt prefilled once; `shop_r1.shared_prefill.PromptPrefixCache`), alternating `--rounds` times, and
+counts identical outputs.
+
     python benchmarks/predict.py [--model auto|embedded|tiny|DIR] [--data rl_test.jsonl] [--prompts 16]
                                  [--batch-size 8] [--max-new-tokens 32] [--threads N] [--device cpu|cuda]
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -85,9 +90,33 @@ def timed(generator: HFGenerator, prompts, batch_size: int) -> tuple[float, list
 
 
 def run_modes(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -> dict[str, tuple[float, list]]:
-    generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=max_new_tokens, greedy=True))
+    # Batching alone: the shared-prefix cache would also help the batched side, so it is off here (see --prefix).
+    generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=max_new_tokens, greedy=True),
+                            share_prefix=False)
     generator.generate([prompts[-1][1]], [prompts[-1][0]])  # warm-up: first-call allocations are not timed
     return {"batched": timed(generator, prompts, batch_size), "single": timed(generator, prompts, 1)}
+
+
+def compare_prefix(model, tokenizer, prompts, batch_size: int, max_new_tokens: int, rounds: int) -> None:
+    """Batched generation with and without the shared prompt-prefix cache, taking turns, on the same batches."""
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, greedy=True)
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    outputs: dict[bool, list] = {}
+    for _ in range(rounds):
+        for share in (False, True):
+            # A fresh generator per round: the prefix is prefilled (and paid for) inside every timed round.
+            generator = HFGenerator(model, tokenizer, settings, share_prefix=share)
+            took, outputs[share] = timed(generator, prompts, batch_size)
+            seconds[share].append(took)
+            if share:
+                prefix = len(generator.prefix_cache.tokens)
+    n = len(prompts)
+    same = sum(a.text == b.text for a, b in zip(outputs[False], outputs[True], strict=True))
+    stock, shared = statistics.median(seconds[False]), statistics.median(seconds[True])
+    print(f"shared prefix of {prefix} tokens; rounds (s): stock {', '.join(f'{t:.1f}' for t in seconds[False])}; "
+          f"shared {', '.join(f'{t:.1f}' for t in seconds[True])}")
+    print(f"stock {n / stock:.3f} examples/s, shared prefix {n / shared:.3f} examples/s (medians): "
+          f"{stock / shared:.2f}x; identical outputs: {same}/{n}")
 
 
 def main() -> None:
@@ -104,6 +133,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="the 3x target is for the CPU; on a GPU batching pays far more")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--prefix", action="store_true",
+                        help="instead: batched generation with vs without the shared prompt-prefix cache")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of --prefix")
     parser.add_argument("--split", action="store_true",
                         help="also time prompt processing alone (max_new_tokens=1) to separate prefill from decoding")
     args = parser.parse_args()
@@ -122,6 +154,9 @@ def main() -> None:
           f"torch threads: {torch.get_num_threads()}; "
           f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
           f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
+    if args.prefix:
+        compare_prefix(model, tokenizer, prompts, args.batch_size, args.max_new_tokens, args.rounds)
+        return
     full = run_modes(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
     for mode, (seconds, outputs) in full.items():
         tokens = sum(g.tokens for g in outputs)

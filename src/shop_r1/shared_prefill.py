@@ -8,11 +8,19 @@ prompt (all but its last token), copies the key/value cache to every row that re
 `generate` continue from there: the same positions, masks and sampling, with 1/G of the prompt FLOPs.
 `shop-r1 grpo` and `shop-r1 simulate` use it; `benchmarks/rollout_prefill.py` times it against the
 stock path.
+
+`PromptPrefixCache` shares the other redundancy: different prompts that begin alike. Every prompt of this
+task opens with the same system prompt (about 255 of an evaluation prompt's ~950 tokens with the SmolLM2
+template), so `HFGenerator` prefills that prefix once, keeps its key/value cache, and lays each batch out
+as prefix, then padding, then each row's own tokens (`prefix_layout`); `generate` continues from the
+cached prefix with positions taken from the mask, so every real token sits where it would without the
+cache. `benchmarks/predict.py --prefix` times it against the stock path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,3 +93,95 @@ def shared_prompt_prefill(model: Any) -> Iterator[None]:
             model.generate = original
         else:
             del model.generate
+
+
+def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Tokens that every row starts with, leaving each row at least its last token to run through the model.
+
+    >>> common_prefix_length([[1, 2, 3, 4], [1, 2, 3, 9, 9], [1, 2, 7]])
+    2
+    >>> common_prefix_length([[1, 2, 3], [1, 2, 3]])  # identical rows keep their last token
+    2
+    """
+    if not rows:
+        return 0
+    limit = min(len(row) for row in rows) - 1
+    first = rows[0]
+    length = 0
+    while length < limit and all(row[length] == first[length] for row in rows):
+        length += 1
+    return max(length, 0)
+
+
+def prefix_layout(rows: Sequence[Sequence[int]], prefix: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`input_ids`, `attention_mask` (B, T): the shared `prefix` tokens, then left padding, then each row's rest.
+
+    The padding sits between the prefix and each row's own tokens, so that the cached prefix is the same
+    for every row; positions follow the mask (`generate` counts only unmasked tokens), as with plain left
+    padding.
+
+    >>> ids, mask = prefix_layout([[1, 2, 3, 4], [1, 2, 5]], prefix=2, pad_id=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[1, 2, 3, 4], [1, 2, 0, 5]], [[1, 1, 1, 1], [1, 1, 0, 1]])
+    """
+    width = prefix + max(len(row) - prefix for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, T)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, T)
+    for index, row in enumerate(rows):
+        rest = len(row) - prefix
+        input_ids[index, :prefix] = torch.tensor(row[:prefix], dtype=torch.long)
+        input_ids[index, width - rest:] = torch.tensor(row[prefix:], dtype=torch.long)
+        attention_mask[index, :prefix] = 1
+        attention_mask[index, width - rest:] = 1
+    return input_ids, attention_mask
+
+
+class PromptPrefixCache:
+    """The key/value cache of the latest shared prompt prefix, reused while batches keep starting with it.
+
+    `cache_for(rows)` returns (prefix length, a fresh cache of that prefix for `len(rows)` rows), or
+    (0, None) when sharing would not pay: a non-`transformers` model, a prefix shorter than `min_tokens`,
+    or a single row that does not start with the kept prefix (its own prefill is no cheaper split in two).
+    `prefills` counts how often the prefix itself was run.
+    """
+
+    def __init__(self, model: Any, min_tokens: int = 32) -> None:
+        self.model = model
+        self.min_tokens = min_tokens
+        self.tokens: tuple[int, ...] = ()
+        self._cache: Any = None
+        self.prefills = 0
+
+    def _supported(self) -> bool:
+        from transformers import PreTrainedModel
+
+        return isinstance(self.model, PreTrainedModel) and self.model.base_model is not self.model
+
+    def cache_for(self, rows: Sequence[Sequence[int]]) -> tuple[int, Any]:
+        if not rows or not self._supported():
+            return 0, None
+        shared = common_prefix_length(rows)
+        kept = len(self.tokens)
+        serves = self._cache is not None and kept <= shared and tuple(rows[0][:kept]) == self.tokens
+        # A batch that shares clearly more than the kept prefix gets its own: one prefill of the longer
+        # prefix saves it on every other row of the batch.
+        if len(rows) > 1 and shared >= self.min_tokens and (not serves or shared >= kept + self.min_tokens):
+            self._build(rows[0][:shared])
+            length = shared
+        elif serves and kept >= self.min_tokens:
+            length = kept
+        else:
+            return 0, None
+        cache = copy.deepcopy(self._cache)
+        cache.batch_select_indices(torch.zeros(len(rows), dtype=torch.long, device=self.model.device))
+        return length, cache
+
+    def _build(self, prefix: Sequence[int]) -> None:
+        from transformers import DynamicCache
+
+        ids = torch.tensor([list(prefix)], dtype=torch.long, device=self.model.device)
+        cache = DynamicCache(config=self.model.config)
+        with torch.no_grad():
+            self.model.base_model(input_ids=ids, attention_mask=torch.ones_like(ids), cache=cache, use_cache=True)
+        self.tokens, self._cache = tuple(prefix), cache
+        self.prefills += 1

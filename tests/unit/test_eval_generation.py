@@ -123,6 +123,28 @@ def test_batched_greedy_generation_equals_one_at_a_time(tiny_model):
     assert len({len(p[1]["content"]) for p in prompts}) > 1  # the batch really needed padding
 
 
+def test_sharing_the_prompts_opening_changes_no_generated_token(tiny_model):
+    from shop_r1.prompts import SYSTEM_PROMPT
+
+    model, tokenizer = tiny_model
+    rows = rl_rows(3, 3)
+    # The real system prompt, as every prompt of `data build` opens with it.
+    prompts = [[{"role": "system", "content": SYSTEM_PROMPT}, *r["prompt"][1:]] for r in rows]
+    keys = [(r["session_id"], r["step_index"]) for r in rows]
+    outputs = {}
+    for share in (False, True):
+        for greedy in (True, False):
+            generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=8, greedy=greedy, seed=5),
+                                    share_prefix=share)
+            texts = [g.text for begin in (0, 5) for g in
+                     generator.generate(prompts[begin:begin + 5], keys[begin:begin + 5])]
+            outputs[share, greedy] = texts
+            if share:  # the system prompt was prefilled once, for both batches
+                assert generator.prefix_cache.prefills == 1 and len(generator.prefix_cache.tokens) >= 32
+    assert outputs[True, True] == outputs[False, True]
+    assert outputs[True, False] == outputs[False, False]
+
+
 def test_sampling_is_reproducible_for_the_same_seed_and_steps(tiny_model):
     model, tokenizer = tiny_model
     rows = rl_rows(1, 3)

@@ -5,10 +5,12 @@ generation prompt, and return the new text only, stopped at EOS or the template'
 
 transformers: prompts are left-padded so that every row's last prompt token sits at the same position
 and generation continues right after it (right padding would put pad tokens between a short prompt and
-its answer); the KV cache is on. Sampling uses torch's global RNG, seeded before every batch from the
-run seed and the batch's step keys, so a rerun of the same batch samples the same tokens on the same
-hardware. vLLM seeds every request on its own (run seed + step key), so there each row's sample
-is independent of how rows were batched.
+its answer); the KV cache is on. Prompts that open alike (every prompt here starts with the same system
+prompt) share that opening's cache: the batch is laid out as the shared prefix, then the padding, then
+each row's own tokens (`shop_r1.shared_prefill`), which changes no real token's position. Sampling uses
+torch's global RNG, seeded before every batch from the run seed and the batch's step keys, so a rerun of
+the same batch samples the same tokens on the same hardware. vLLM seeds every request on its own (run
+seed + step key), so there each row's sample is independent of how rows were batched.
 
 Paper (section 4): sampling temperature 0.6 for rollouts and evaluation; `greedy` is the
 deterministic alternative.
@@ -129,14 +131,21 @@ class HFGenerator:
         model: a causal LM (`PreTrainedModel`, or any object with the same `generate` and `device`).
         tokenizer: its tokenizer, with a chat template.
         settings (`GenerationSettings`): sampling settings.
+        share_prefix (`bool`, *optional*, defaults to `True`): prefill the prompts' common opening (the
+            system prompt) once and reuse its cache across batches (`shared_prefill.PromptPrefixCache`);
+            the same tokens and scores within float tolerance, about a quarter fewer prompt FLOPs here.
     """
 
     backend = "hf"
 
-    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, settings: GenerationSettings) -> None:
+    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, settings: GenerationSettings,
+                 share_prefix: bool = True) -> None:
+        from shop_r1.shared_prefill import PromptPrefixCache
+
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
+        self.prefix_cache = PromptPrefixCache(model) if share_prefix else None
         config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         extra = [config_eos] if isinstance(config_eos, int) else list(config_eos or [])
         self.stop_ids = stop_token_ids(tokenizer, extra)
@@ -145,11 +154,13 @@ class HFGenerator:
         # Padding only fills the left of short prompts and is masked out; any stop token serves as filler.
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
 
-    def _encode(self, prompts: Sequence[list[Message]]) -> tuple[Any, Any]:
+    def _token_rows(self, prompts: Sequence[list[Message]]) -> list[list[int]]:
+        return [self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                for text in chat_texts(self.tokenizer, prompts)]
+
+    def _left_padded(self, encoded: list[list[int]]) -> tuple[Any, Any]:
         import torch
 
-        encoded = [self.tokenizer(text, add_special_tokens=False)["input_ids"]
-                   for text in chat_texts(self.tokenizer, prompts)]
         width = max(len(ids) for ids in encoded)
         input_ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)  # (B, T)
         attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)  # (B, T)
@@ -164,7 +175,14 @@ class HFGenerator:
         if not prompts:
             return []
         settings = self.settings
-        input_ids, attention_mask = self._encode(prompts)
+        rows = self._token_rows(prompts)
+        prefix, cache = self.prefix_cache.cache_for(rows) if self.prefix_cache is not None else (0, None)
+        if cache is not None:
+            from shop_r1.shared_prefill import prefix_layout
+
+            input_ids, attention_mask = prefix_layout(rows, prefix, self.pad_id)
+        else:
+            input_ids, attention_mask = self._left_padded(rows)
         device = getattr(self.model, "device", None) or torch.device("cpu")
         # Explicit values override the model's generation_config (Qwen's ships top_k=20 and a repetition
         # penalty): evaluation samples from the plain temperature-scaled distribution, as vLLM does by default.
@@ -180,6 +198,7 @@ class HFGenerator:
                 eos_token_id=self.stop_ids,
                 pad_token_id=self.pad_id,
                 use_cache=True,
+                **({"cache": cache} if cache is not None else {}),
                 **sampling,
             )
         new_tokens = output[:, input_ids.shape[1]:].tolist()  # (B, new)
