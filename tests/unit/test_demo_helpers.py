@@ -114,7 +114,7 @@ def _changed(value):
         return value + 1
     if isinstance(value, float):
         return value * 2 if value else 0.5
-    return {"natural": "rebalanced", "latest": "full", "full": "latest"}[value]
+    return {"natural": "rebalanced", "rebalanced": "natural", "latest": "full", "full": "latest"}[value]
 
 
 def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(tmp_path):
