@@ -84,8 +84,9 @@ SIZES: dict[str, DemoSize] = {
                      num_generations=2, grpo_learning_rate=1e-5, max_new_tokens=12, predict_batch_size=6,
                      grpo_beta=0.0, context="latest"),
     # Measured on 2 CPU cores without native bf16 (float32): one SFT step of 4 rows of about 1,100 tokens
-    # takes ~76 s, one GRPO step (4 rollouts) ~65 s, one evaluation of 40 steps ~160 s: 51 minutes in all.
-    # With 768-token prompts whose current page was cut, the same stages took 12 minutes with native bf16.
+    # takes ~44 s, one GRPO step (4 rollouts) ~52 s, one evaluation of 40 steps ~175 s: 39 minutes in all
+    # (51 before the compact LM head and the shared rollout prefill). With 768-token prompts whose current
+    # page was cut, the same stages took 12 minutes with native bf16.
     "small": DemoSize(users=120, sessions_per_user=3, max_context_tokens=2048, eval_steps=40, sft_samples=64,
                       sft_steps=16, sft_batch_size=4, sft_learning_rate=1e-4, grpo_steps=5, grpo_batch_size=4,
                       num_generations=4, grpo_learning_rate=1e-5, max_new_tokens=64, predict_batch_size=8,
