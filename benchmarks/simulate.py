@@ -45,7 +45,7 @@ def choose_model(choice: str) -> tuple[str, str]:
 def run(model, tokenizer, args: argparse.Namespace, batch_size: int, out: Path) -> dict:
     prompt = PromptConfig(include_persona=False, max_context_tokens=args.max_context_tokens)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, greedy=True, seed=args.seed)
-    generator = HFGenerator(model, tokenizer, settings)
+    generator = HFGenerator(model, tokenizer, settings, share_prefix=args.shared_prefill)
     # Shared prefill only pays off across rows of one batch; one visit at a time has nothing to share.
     shared = SharedPrefillGenerator(generator) if args.shared_prefill and batch_size > 1 else generator
     driver = ModelDriver(shared, prompt, chat_token_counter(tokenizer))
@@ -74,7 +74,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--shared-prefill", action="store_true",
-                        help="Batched run: prefill each distinct prompt of a tick once (as the CLI does by default).")
+                        help="Prefill each distinct prompt of a tick once, and the prompts' common opening once "
+                             "(as the CLI does by default); one visit at a time never has a batch to share.")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

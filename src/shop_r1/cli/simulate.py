@@ -64,8 +64,10 @@ ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads for 
 ProductsOption = Annotated[int, typer.Option(min=12, help="Catalog size (as `data synth --products`).")]
 CatalogSeedOption = Annotated[int | None, typer.Option(help="Catalog seed (default: --seed, as `data synth`).")]
 SharedPrefillOption = Annotated[bool, typer.Option(
-    "--shared-prefill/--no-shared-prefill", help="Prefill each distinct prompt of a tick once (local models): "
-                                                 "visits without personas share their first prompt.")]
+    "--shared-prefill/--no-shared-prefill", help="Prefill each distinct prompt of a tick once, and the "
+                                                 "prompts' common opening (the system prompt) once for the run "
+                                                 "(local models): visits without personas share their first "
+                                                 "prompt.")]
 
 
 class _Bar:
@@ -158,7 +160,7 @@ def _driver(model: str, prompt, *, base_url: str | None, api_model: str | None, 
     settings.update(backend="hf", **({"dtype": dtype} if dtype != "auto" else {}))
     with console.status(f"loading {escape(model)}"):
         loaded, tokenizer = load_for_inference(model, device=device, dtype=dtype)
-    generator: Any = HFGenerator(loaded, tokenizer, generation)
+    generator: Any = HFGenerator(loaded, tokenizer, generation, share_prefix=shared_prefill)
     if shared_prefill:
         generator = SharedPrefillGenerator(generator)
     yield ModelDriver(generator, prompt, chat_token_counter(tokenizer)), settings
