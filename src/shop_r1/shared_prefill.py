@@ -118,11 +118,13 @@ def prefix_layout(rows: Sequence[Sequence[int]], prefix: int, pad_id: int) -> tu
 
     The padding sits between the prefix and each row's own tokens, so that the cached prefix is the same
     for every row; positions follow the mask (`generate` counts only unmasked tokens), as with plain left
-    padding.
+    padding, which is `prefix=0`.
 
     >>> ids, mask = prefix_layout([[1, 2, 3, 4], [1, 2, 5]], prefix=2, pad_id=0)
     >>> ids.tolist(), mask.tolist()
     ([[1, 2, 3, 4], [1, 2, 0, 5]], [[1, 1, 1, 1], [1, 1, 0, 1]])
+    >>> prefix_layout([[1, 2, 3, 4], [1, 2, 5]], prefix=0, pad_id=0)[0].tolist()
+    [[1, 2, 3, 4], [0, 1, 2, 5]]
     """
     width = prefix + max(len(row) - prefix for row in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, T)
@@ -151,14 +153,13 @@ class PromptPrefixCache:
         self.tokens: tuple[int, ...] = ()
         self._cache: Any = None
         self.prefills = 0
-
-    def _supported(self) -> bool:
         from transformers import PreTrainedModel
 
-        return isinstance(self.model, PreTrainedModel) and self.model.base_model is not self.model
+        # A PEFT wrapper's `base_model` is not the backbone, and a fake has none: both take the stock path.
+        self._supported = isinstance(model, PreTrainedModel) and model.base_model is not model
 
     def cache_for(self, rows: Sequence[Sequence[int]]) -> tuple[int, Any]:
-        if not rows or not self._supported():
+        if not rows or not self._supported:
             return 0, None
         shared = common_prefix_length(rows)
         kept = len(self.tokens)

@@ -175,14 +175,11 @@ class HFGenerator:
         if not prompts:
             return []
         settings = self.settings
+        from shop_r1.shared_prefill import prefix_layout
+
         rows = self._token_rows(prompts)
         prefix, cache = self.prefix_cache.cache_for(rows) if self.prefix_cache is not None else (0, None)
-        if cache is not None:
-            from shop_r1.shared_prefill import prefix_layout
-
-            input_ids, attention_mask = prefix_layout(rows, prefix, self.pad_id)
-        else:
-            input_ids, attention_mask = self._left_padded(rows)
+        input_ids, attention_mask = prefix_layout(rows, prefix, self.pad_id)  # prefix 0: plain left padding
         device = getattr(self.model, "device", None) or torch.device("cpu")
         # Explicit values override the model's generation_config (Qwen's ships top_k=20 and a repetition
         # penalty): evaluation samples from the plain temperature-scaled distribution, as vLLM does by default.
