@@ -62,7 +62,9 @@ class ScriptedEngine:
 
 
 class RandomTokenModel:
-    """`generate` appends random vocabulary tokens drawn from torch's global RNG (what seeding controls).
+    """`generate` scores a flat distribution over plain word pieces and picks tokens through the call's
+    logits processors, as greedy decoding does: with the per-row seeded sampler (`row_sampling`) the tokens
+    are random and follow the seeds; without it (greedy) every row repeats the first word piece.
 
     Records every call's kwargs; `stop_after` puts the first stop id at that position of every row.
     """
@@ -81,7 +83,15 @@ class RandomTokenModel:
         self.calls.append({"input_ids": input_ids, "attention_mask": attention_mask,
                            "max_new_tokens": max_new_tokens, **kwargs})
         # Ids from a range of plain word pieces, so decoded text round-trips; below the special tokens.
-        new = torch.randint(1000, 5000, (input_ids.shape[0], max_new_tokens))
+        flat = torch.full((input_ids.shape[0], self.vocab_size), float("-inf"))
+        flat[:, 1000:5000] = 0.0
+        steps = []
+        for _ in range(max_new_tokens):
+            scores = flat.clone()
+            for processor in kwargs.get("logits_processor") or []:
+                scores = processor(input_ids, scores)
+            steps.append(scores.argmax(dim=-1))
+        new = torch.stack(steps, dim=1)  # (B, new)
         if self.stop_after is not None and self.stop_after < max_new_tokens:
             new[:, self.stop_after] = self.stop_id
         return torch.cat([input_ids, new], dim=1)

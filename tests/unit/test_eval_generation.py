@@ -154,3 +154,19 @@ def test_sampling_is_reproducible_for_the_same_seed_and_steps(tiny_model):
     other = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=6, seed=4)).generate(prompts, keys)
     assert [g.text for g in first] == [g.text for g in again]
     assert [g.text for g in first] != [g.text for g in other]
+
+
+def test_a_sampled_row_does_not_depend_on_the_rows_beside_it(tiny_model):
+    # The pairing an A/B test relies on: the same step samples the same tokens alone, in a batch, or in a
+    # different order (transformers' own sampling draws every row from one shared RNG stream).
+    model, tokenizer = tiny_model
+    rows = rl_rows(2, 3)
+    prompts, keys = [r["prompt"] for r in rows], [(r["session_id"], r["step_index"]) for r in rows]
+    generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=8, temperature=1.0, seed=2),
+                            share_prefix=False)
+    batched = [g.text for g in generator.generate(prompts, keys)]
+    alone = [generator.generate([p], [k])[0].text for p, k in zip(prompts, keys, strict=True)]
+    reverse = [g.text for g in generator.generate(prompts[::-1], keys[::-1])][::-1]
+    assert batched == alone == reverse
+    greedy = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=8, greedy=True), share_prefix=False)
+    assert batched != [g.text for g in greedy.generate(prompts, keys)]  # it really sampled

@@ -211,3 +211,21 @@ def test_shared_prefill_gives_the_same_visits(tmp_path):
         outs.append([json.loads(line) for line in failed_path(tmp_path / f"{name}.jsonl").read_text().splitlines()])
     # The random model fails every sample; what it wrote (greedy) is the same with one shared prefill.
     assert outs[0] == outs[1] and len(outs[0]) == 3 and outs[0][0]["last_rejected"]
+
+
+def test_sampled_visits_do_not_depend_on_the_batch(tmp_path):
+    # Each visit's draws come from its own key, so a visit samples the same text whichever visits share its
+    # tick: what lets the two arms of an A/B test stay paired once their visits drift apart.
+    from shop_r1.evaluation.generation import GenerationSettings, HFGenerator
+    from shop_r1.models.inference import load_for_inference
+
+    model, tokenizer = load_for_inference("tiny-random:llama", device="cpu")
+    generator = HFGenerator(model, tokenizer, GenerationSettings(max_new_tokens=12, temperature=1.0, seed=4))
+    outs = []
+    for batch_size in (1, 3):
+        config = SimulationConfig(shoppers=3, batch_size=batch_size, max_retries=1, prompt=PROMPT)
+        path = tmp_path / f"batch{batch_size}.jsonl"
+        simulate(config, ModelDriver(generator, PROMPT), path)
+        outs.append([json.loads(line) for line in failed_path(path).read_text().splitlines()])
+    rejected = [visit["last_rejected"] for visit in outs[0]]
+    assert outs[0] == outs[1] and len(set(rejected)) == 3

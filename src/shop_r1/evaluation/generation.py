@@ -7,10 +7,10 @@ transformers: prompts are left-padded so that every row's last prompt token sits
 and generation continues right after it (right padding would put pad tokens between a short prompt and
 its answer); the KV cache is on. Prompts that open alike (every prompt here starts with the same system
 prompt) share that opening's cache: the batch is laid out as the shared prefix, then the padding, then
-each row's own tokens (`shop_r1.shared_prefill`), which changes no real token's position. Sampling uses
-torch's global RNG, seeded before every batch from the run seed and the batch's step keys, so a rerun of
-the same batch samples the same tokens on the same hardware. vLLM seeds every request on its own (run
-seed + step key), so there each row's sample is independent of how rows were batched.
+each row's own tokens (`shop_r1.shared_prefill`), which changes no real token's position. Sampling draws
+from one generator per row, seeded from the run seed and the row's step key
+(`shop_r1.evaluation.row_sampling`), so a row samples the same tokens whichever rows share its batch, up
+to float differences in the logits. vLLM seeds every request on its own (run seed + step key) too.
 
 Paper (section 4): sampling temperature 0.6 for rollouts and evaluation; `greedy` is the
 deterministic alternative.
@@ -63,7 +63,7 @@ class GenerationSettings:
         temperature (`float`, *optional*, defaults to 0.6): sampling temperature (the paper's 0.6).
         top_p (`float`, *optional*, defaults to 1.0): nucleus sampling mass (1.0 = off).
         greedy (`bool`, *optional*, defaults to `False`): argmax decoding; temperature and top_p are ignored.
-        seed (`int`, *optional*, defaults to 0): base seed of the per-batch / per-request seeds.
+        seed (`int`, *optional*, defaults to 0): base seed of the per-row (per-request) sampling seeds.
     """
 
     max_new_tokens: int = 128
@@ -158,17 +158,6 @@ class HFGenerator:
         return [self.tokenizer(text, add_special_tokens=False)["input_ids"]
                 for text in chat_texts(self.tokenizer, prompts)]
 
-    def _left_padded(self, encoded: list[list[int]]) -> tuple[Any, Any]:
-        import torch
-
-        width = max(len(ids) for ids in encoded)
-        input_ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)  # (B, T)
-        attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)  # (B, T)
-        for row, ids in enumerate(encoded):
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, width - len(ids):] = 1
-        return input_ids, attention_mask
-
     def generate(self, prompts: Sequence[list[Message]], keys: Sequence[StepKey]) -> list[Generation]:
         import torch
 
@@ -183,10 +172,17 @@ class HFGenerator:
         device = getattr(self.model, "device", None) or torch.device("cpu")
         # Explicit values override the model's generation_config (Qwen's ships top_k=20 and a repetition
         # penalty): evaluation samples from the plain temperature-scaled distribution, as vLLM does by default.
+        # Sampling runs as greedy decoding over Gumbel-perturbed scores, with each row's noise from its own
+        # seed: transformers' own sampling would share one RNG stream across the batch.
         sampling: dict[str, Any] = {"do_sample": False, "num_beams": 1, "repetition_penalty": 1.0}
         if not settings.greedy:
-            sampling.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-            torch.manual_seed(request_seed(settings.seed, *keys))
+            from transformers import LogitsProcessorList
+
+            from shop_r1.evaluation.row_sampling import RowSeededSampler
+
+            seeds = [request_seed(settings.seed, key) for key in keys]
+            sampling["logits_processor"] = LogitsProcessorList(
+                [RowSeededSampler(seeds, settings.temperature, settings.top_p)])
         with torch.inference_mode():
             output = self.model.generate(
                 input_ids=input_ids.to(device),

@@ -3,9 +3,9 @@
 Concurrency model: `create_app` runs every engine call on a single worker thread, so requests are
 served one at a time in arrival order while the event loop stays free (`/health` answers during a
 long generation). The engine's own lock makes it safe for any other caller as well. Serialising is
-deliberate: the model, the tokenizer (a fast tokenizer must not be used from two threads at once) and
-torch's global RNG, which `HFGenerator` seeds before each batch, belong to one request at a time, which
-is also what makes a seeded request reproducible; and on CPU one generate call already uses every core.
+deliberate: the model and the tokenizer (a fast tokenizer must not be used from two threads at once)
+belong to one request at a time; a seeded request is reproducible because each of its samples draws
+from its own seeded generator; and on CPU one generate call already uses every core.
 A request's `n` samples are one generate call over `n` copies of its prompt.
 """
 
