@@ -11,12 +11,17 @@ taking turns (round 1 stock, round 1 compact, round 2 stock, ...), so drift on a
   `_get_per_token_logps_and_entropies` makes (labels on the last `--completion-tokens` positions only),
   on the same rows' prompt + answer tokens.
 
+- `group`: a GRPO group's training pass, both paths with labelled positions only: TRL's pass over G rows
+  that repeat one prompt (the first row's tokens but its last `--completion-tokens`) with G different
+  completions (the rows' own tails), against `training.shared_prompt_pass`, which runs the prompt once.
+
 Prints each round's wall and CPU seconds (CPU time of this process, steadier on a shared machine), the
 medians per path, both speed-ups, and the largest loss difference between the two paths.
 
     python benchmarks/train_step.py                          # embedded SmolLM2-135M, float32, 4 rows, 3 rounds
     python benchmarks/train_step.py --model tiny --rounds 2  # a 2-layer random Llama (seconds)
     python benchmarks/train_step.py --data demo-out/data/datasets --rows 8
+    python benchmarks/train_step.py --shapes group           # one prompt pass per group of rollouts
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 import torch
 
 from shop_r1.training.compact_head import labelled_positions_only
+from shop_r1.training.shared_prompt_pass import shared_prompt_log_probs
 
 
 def build_rows(users: int, seed: int, max_context_tokens: int) -> Path:
@@ -69,6 +75,23 @@ def sft_trainer(spec: str, dataset_dir: Path, rows: int, max_length: int):
     return SFTTrainer(model=model, args=training_args, train_dataset=dataset, processing_class=tokenizer)
 
 
+def group_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_tokens: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """TRL's layout of one GRPO group: the first row's prompt repeated for every row, then each row's own last
+    `completion_tokens` real tokens as its completion (right-padded; TRL left-pads only the prompts)."""
+    real = [ids[row_mask.bool()] for ids, row_mask in zip(input_ids, attention_mask, strict=True)]
+    prompt = real[0][:-completion_tokens]
+    tails = [ids[-completion_tokens:] for ids in real]
+    width = max(len(tail) for tail in tails)
+    completions = torch.zeros((len(real), width), dtype=torch.long)
+    completion_mask = torch.zeros((len(real), width), dtype=torch.long)
+    for row, tail in enumerate(tails):
+        completions[row, :len(tail)] = tail
+        completion_mask[row, :len(tail)] = 1
+    ids = torch.cat([prompt.repeat(len(real), 1), completions], dim=1)  # (G, P + C)
+    return ids, torch.cat([torch.ones((len(real), len(prompt)), dtype=torch.long), completion_mask], dim=1)
+
+
 def timed(function) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds of this process over all its threads, loss). On a shared machine the CPU
     time is the steadier measure: other processes stretch the wall time, not the work done here."""
@@ -84,8 +107,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4, help="rows per batch (the small demo's SFT batch: 4)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-length", type=int, default=2112, help="the small demo's SFT max_length")
-    parser.add_argument("--completion-tokens", type=int, default=64, help="labelled tail of the grpo shape")
-    parser.add_argument("--shapes", default="sft,grpo")
+    parser.add_argument("--completion-tokens", type=int, default=64,
+                        help="labelled tail of the grpo shape; completion width of the group shape")
+    parser.add_argument("--shapes", default="sft,grpo,group", help="comma-separated: sft, grpo, group")
     args = parser.parse_args()
 
     dataset_dir = Path(args.data) if args.data else build_rows(40, 0, args.max_length - 64)
@@ -111,32 +135,59 @@ def main() -> None:
         out.loss.backward()
         return out.loss.detach()
 
+    group_ids, group_mask = group_batch(batch["input_ids"], mask, args.completion_tokens)
+    completion_mask = group_mask[:, -args.completion_tokens:]
+    print(f"group: one prompt of {group_ids.shape[1] - args.completion_tokens} tokens x {group_ids.shape[0]} rows, "
+          f"{int(completion_mask.sum())} completion tokens")
+
+    def group_loss(log_probs: torch.Tensor) -> torch.Tensor:
+        loss = -(log_probs * completion_mask).sum() / completion_mask.sum()
+        loss.backward()
+        return loss.detach()
+
+    def group_trl_pass() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        labels = group_ids.masked_fill(group_mask == 0, -100)
+        labels[:, :-args.completion_tokens] = -100
+        out = model(input_ids=group_ids, attention_mask=group_mask, labels=labels, fused_lm_head=True)
+        return group_loss(out.log_probs[:, -args.completion_tokens:])
+
+    def group_shared_pass() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        log_probs, _ = shared_prompt_log_probs(model, group_ids, group_mask, args.completion_tokens)
+        return group_loss(log_probs)
+
+    def compact(step):
+        def run() -> torch.Tensor:
+            with labelled_positions_only():
+                return step()
+        return run
+
     model.train()
-    shapes = {"sft": sft_step, "grpo": grpo_step}
+    # Each shape: (name of path A, A, name of path B, B); B is the cut.
+    shapes = {"sft": ("stock", sft_step, "labelled positions only", compact(sft_step)),
+              "grpo": ("stock", grpo_step, "labelled positions only", compact(grpo_step)),
+              "group": ("TRL pass", compact(group_trl_pass), "one prompt pass", compact(group_shared_pass))}
     for name in args.shapes.split(","):
-        step = shapes[name]
-        times: dict[str, list[float]] = {"stock": [], "compact": []}
-        cpu_times: dict[str, list[float]] = {"stock": [], "compact": []}
-        losses: dict[str, list[float]] = {"stock": [], "compact": []}
+        first, first_step, second, second_step = shapes[name]
+        paths = {first: first_step, second: second_step}
+        times: dict[str, list[float]] = {path: [] for path in paths}
+        cpu_times: dict[str, list[float]] = {path: [] for path in paths}
+        losses: dict[str, list[float]] = {path: [] for path in paths}
         for round_index in range(args.rounds):
-            for path in ("stock", "compact"):
-                if path == "compact":
-                    with labelled_positions_only():
-                        seconds, cpu, loss = timed(step)
-                else:
-                    seconds, cpu, loss = timed(step)
+            for path, step in paths.items():
+                seconds, cpu, loss = timed(step)
                 times[path].append(seconds)
                 cpu_times[path].append(cpu)
                 losses[path].append(loss)
-                print(f"  {name} round {round_index + 1} {path:>7}: {seconds:6.2f} s wall, {cpu:6.2f} s CPU, "
+                print(f"  {name} round {round_index + 1} {path:>23}: {seconds:6.2f} s wall, {cpu:6.2f} s CPU, "
                       f"loss {loss:.6f}", flush=True)
-        stock, compact = statistics.median(times["stock"]), statistics.median(times["compact"])
-        stock_cpu, compact_cpu = statistics.median(cpu_times["stock"]), statistics.median(cpu_times["compact"])
-        gap = max(abs(a - b) for a, b in zip(losses["stock"], losses["compact"], strict=True))
-        print(f"{name}: stock {stock:.2f} s wall / {stock_cpu:.2f} s CPU, labelled positions only {compact:.2f} s "
-              f"wall / {compact_cpu:.2f} s CPU (medians) -> {stock / compact:.2f}x wall, "
-              f"{stock_cpu / compact_cpu:.2f}x CPU; largest loss difference {gap:.2e}")
-
+        slow, fast = statistics.median(times[first]), statistics.median(times[second])
+        slow_cpu, fast_cpu = statistics.median(cpu_times[first]), statistics.median(cpu_times[second])
+        gap = max(abs(a - b) for a, b in zip(losses[first], losses[second], strict=True))
+        print(f"{name}: {first} {slow:.2f} s wall / {slow_cpu:.2f} s CPU, {second} {fast:.2f} s "
+              f"wall / {fast_cpu:.2f} s CPU (medians) -> {slow / fast:.2f}x wall, "
+              f"{slow_cpu / fast_cpu:.2f}x CPU; largest loss difference {gap:.2e}")
 
 if __name__ == "__main__":
     main()

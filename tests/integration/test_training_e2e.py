@@ -100,6 +100,38 @@ def test_sft_then_grpo_through_the_cli(tmp_path, tiny_model, datasets, monkeypat
     assert all(r["self_certainty"] > 0 and r["rewards"]["format_reward"] == 0.5 for r in valid)
 
 
+def test_one_prompt_pass_per_group_trains_the_same_model(tmp_path, tiny_model, datasets, monkeypatch):
+    # The same canned rollouts, trained with TRL's whole-row pass and with each group's prompt run once.
+    from shop_r1.training import trainer as trainer_module
+
+    monkeypatch.setattr(GRPOTrainer, "_generate_single_turn", _canned_generation)
+    runs = {}
+    for shared in ("false", "true"):
+        out = tmp_path / f"shared-{shared}"
+        original = trainer_module.shared_prompt_log_probs
+        trl_pass = GRPOTrainer._get_per_token_logps_and_entropies
+        with (mock.patch.object(trainer_module, "shared_prompt_log_probs", wraps=original) as calls,
+              mock.patch.object(GRPOTrainer, "_get_per_token_logps_and_entropies", autospec=True,
+                                side_effect=trl_pass) as trl_calls):
+            _cli("grpo", "--config", CONFIGS / "debug" / "grpo.yaml", "--model_name_or_path", tiny_model,
+                 "--dataset_dir", datasets, "--output_dir", out, "--max_steps", 2, "--save_strategy", "no",
+                 "--max_train_samples", 8, "--learning_rate", 1e-3, "--shared_prefill", shared)
+        steps = [e for e in read_log_history(out) if "grad_norm" in e]
+        runs[shared] = steps, _weights(out), (calls.call_count, trl_calls.call_count)
+    (plain_log, plain_weights, plain_calls), (shared_log, shared_weights, shared_calls) = runs["false"], runs["true"]
+    # Per step, TRL's pass runs for the self-certainty pass (canned rollouts leave no sampler logits to capture)
+    # and the reference model (beta > 0); the training pass is TRL's too, unless one shared pass over the
+    # step's group of 4 replaced it.
+    assert plain_calls == (0, 6) and shared_calls == (2, 4)
+    assert len(plain_log) == len(shared_log) == 2
+    for plain, shared in zip(plain_log, shared_log, strict=True):
+        assert shared["grad_norm"] == pytest.approx(plain["grad_norm"], rel=1e-4) and plain["grad_norm"] > 0
+        assert shared["loss"] == pytest.approx(plain["loss"], abs=1e-6)
+    assert _changed(_weights(tiny_model), shared_weights)
+    for name, weight in plain_weights.items():
+        torch.testing.assert_close(shared_weights[name], weight, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def _grpo_command(tiny_model, datasets, output_dir, *extra):
     return [sys.executable, "-m", "shop_r1.training.grpo", "--config", str(CONFIGS / "debug" / "grpo.yaml"),
             "--model_name_or_path", str(tiny_model), "--dataset_dir", str(datasets), "--output_dir", str(output_dir),

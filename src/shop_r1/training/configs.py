@@ -265,8 +265,9 @@ class RolloutArguments:
     save_rollouts: bool = field(default=True, metadata={
         "help": "Append every rollout (ids, completion, rewards) to <output_dir>/rollouts.jsonl."})
     shared_prefill: bool = field(default=True, metadata={
-        "help": "With transformers generation, process each prompt once for its num_generations rollouts and "
-                "share the key/value cache (same samples, 1/G of the prompt work)."})
+        "help": "Process each prompt once for its num_generations rollouts and share the key/value cache: in "
+                "transformers generation, and in the policy's log-prob and training passes (same samples, "
+                "log-probs and gradients within float tolerance, 1/G of the prompt work)."})
 
     def __post_init__(self) -> None:
         if self.self_certainty_source not in SELF_CERTAINTY_SOURCES:

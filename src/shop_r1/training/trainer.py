@@ -14,7 +14,10 @@ w.r.t. `trl.GRPOTrainer` (pinned to trl 1.16; `tests/unit/test_trainer_contract.
 3. `_calculate_rewards`: add each row's s(r) as a `self_certainty` column before TRL calls the reward
    functions (the registered `rationale_reward` reads it), and log it raw as `rewards/self_certainty/mean`.
    Rows must be added *before* the parent call: it gathers the rewards across processes at its end.
-4. `_generate_and_score_completions`: recompute the advantages with a floor on the reward std
+4. `_get_per_token_logps_and_entropies`, the policy's passes (training, and old log-probs): each micro-batch
+   runs each distinct prompt once and only the rows' completions on top of its cache, with gradients
+   (`shared_prompt_pass`; the same log-probs and gradients within float tolerance).
+5. `_generate_and_score_completions`: recompute the advantages with a floor on the reward std
    (`advantages.floored_advantages`, why: see there). With `reward_std_floor=0` TRL's are kept.
 
 Rollouts can also be appended to `<output_dir>/rollouts.jsonl` (step, ids, completion, rewards) for
@@ -37,6 +40,7 @@ from trl import GRPOTrainer
 from shop_r1.shared_prefill import shared_prompt_prefill
 from shop_r1.training.advantages import floored_advantages
 from shop_r1.training.certainty import ForwardCapture, GenerationCapture, masked_means
+from shop_r1.training.shared_prompt_pass import shared_prompt_log_probs
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +89,8 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         reward_std_floor (`float`, defaults to `0.1`): see `advantages.floored_advantages`; 0 keeps TRL's advantages.
         rollout_log (`str` or `None`): path of a rollouts JSONL file, or `None` for none.
         shared_prefill (`bool`, defaults to `True`): one prompt prefill per group of rollouts (transformers
-            generation only; vLLM has its own prefix cache).
+            generation only; vLLM has its own prefix cache), and one prompt pass per group in the policy's
+            log-prob passes, training included.
         **kwargs: everything `trl.GRPOTrainer` takes.
     """
 
@@ -202,6 +207,12 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         # Only the policy's no-grad pass right after generation qualifies: TRL's ref pass (another model, or this
         # one with its adapter disabled) comes after it, and the training pass runs with gradients.
         if masks is None or model is not self.model or torch.is_grad_enabled():
+            # `model is self.model`: the policy, unwrapped; a DDP wrapper must run its own forward, which is what
+            # all-reduces the gradients, so multi-process runs keep TRL's pass.
+            if self.shared_prefill and masks is None and model is self.model:
+                shared = self._shared_prompt_pass(model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
+                if shared is not None:
+                    return shared
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
         self._armed_forward = None
@@ -212,6 +223,26 @@ class ShopR1GRPOTrainer(GRPOTrainer):
                 model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
         self._pending_self_certainty = capture.means()
         return result
+
+    def _shared_prompt_pass(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
+                            compute_entropy=False, compute_aux_loss=False, **multimodal):
+        """TRL's pass in its micro-batches, each running its distinct prompts once (`shared_prompt_pass`); a
+        micro-batch whose rows share no prompt takes TRL's path. `None` (all TRL's) for MoE aux losses or images."""
+        if compute_aux_loss or any(value is not None for value in multimodal.values()):
+            return None
+        unwrapped = self.accelerator.unwrap_model(model)
+        batch_size = batch_size or input_ids.size(0)
+        logps, entropies = [], []
+        for start in range(0, input_ids.size(0), batch_size):
+            ids, mask = input_ids[start:start + batch_size], attention_mask[start:start + batch_size]
+            with self.accelerator.autocast():
+                result = shared_prompt_log_probs(unwrapped, ids, mask, logits_to_keep, compute_entropy=compute_entropy)
+            if result is None:
+                result = super()._get_per_token_logps_and_entropies(model, ids, mask, logits_to_keep,
+                                                                     compute_entropy=compute_entropy)[:2]
+            logps.append(result[0])
+            entropies.append(result[1])
+        return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
     # -- rewards and advantages -------------------------------------------------------------------------------
 
