@@ -47,7 +47,7 @@ EVAL_SPLITS = ("test", "validation")
 
 @dataclass(frozen=True)
 class DemoSize:
-    """Everything that scales with the compute budget. `small` fits 15 minutes on 2 CPU cores."""
+    """Everything that scales with the compute budget. `small` takes about 40 minutes on 2 float32 CPU cores."""
 
     users: int
     sessions_per_user: int

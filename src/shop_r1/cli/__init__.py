@@ -35,6 +35,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Docstrings are wrapped at the source's width: markdown mode joins a paragraph's lines and re-wraps
+    # them to the terminal, where rich mode would keep every source line break.
+    rich_markup_mode="markdown",
 )
 data_cli.app.command("synth")(synth)
 app.add_typer(data_cli.app, name="data", rich_help_panel="Data")

@@ -67,8 +67,8 @@ def print_significance(table: dict[str, Any], points: dict[str, Any]) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output directory; a rerun reuses its finished stages.",
                                       file_okay=False)] = Path("demo-out"),
-    size: Annotated[str, typer.Option(help="small: about 15 minutes on 2 CPU cores; medium, large: for more "
-                                           "time or a GPU; tiny: a smoke test.")] = "small",
+    size: Annotated[str, typer.Option(help="small: about 40 minutes on 2 CPU cores without native bf16; "
+                                           "medium, large: for more time or a GPU; tiny: a smoke test.")] = "small",
     model: Annotated[str, typer.Option(help="Base model spec.")] = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="Seed of the data, training and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="Inference dtype: auto, float32 or bfloat16.")] = "auto",
