@@ -68,7 +68,8 @@ class SimulationConfig:
 
         Not `shoppers`: visit `i` depends on `(seed, i)` alone, so a rerun with more shoppers extends a run.
         Not `batch_size`: it changes how fast visits run, not which visits they are (world visits are
-        identical at any batch size; a local model's samples depend on the batch, see docs/simulation.md).
+        identical at any batch size; a local model's too, each step sampling from its own seed, up to float
+        differences in a differently padded batch, see docs/simulation.md).
         """
         return {
             "seed": self.seed, "store": store_config_dict(self.store),
