@@ -119,10 +119,10 @@ def test_one_prompt_pass_per_group_trains_the_same_model(tmp_path, tiny_model, d
         steps = [e for e in read_log_history(out) if "grad_norm" in e]
         runs[shared] = steps, _weights(out), (calls.call_count, trl_calls.call_count)
     (plain_log, plain_weights, plain_calls), (shared_log, shared_weights, shared_calls) = runs["false"], runs["true"]
-    # Per step, TRL's pass runs for the self-certainty pass (canned rollouts leave no sampler logits to capture)
-    # and the reference model (beta > 0); the training pass is TRL's too, unless one shared pass over the
-    # step's group of 4 replaced it.
-    assert plain_calls == (0, 6) and shared_calls == (2, 4)
+    # Per step, TRL's pass runs for the self-certainty pass (canned rollouts leave no sampler logits to capture);
+    # the reference model's pass (beta > 0) and the training pass are TRL's too, unless one shared pass over
+    # the step's group of 4 replaced each.
+    assert plain_calls == (0, 6) and shared_calls == (4, 2)
     assert len(plain_log) == len(shared_log) == 2
     for plain, shared in zip(plain_log, shared_log, strict=True):
         assert shared["grad_norm"] == pytest.approx(plain["grad_norm"], rel=1e-4) and plain["grad_norm"] > 0

@@ -14,9 +14,9 @@ w.r.t. `trl.GRPOTrainer` (pinned to trl 1.16; `tests/unit/test_trainer_contract.
 3. `_calculate_rewards`: add each row's s(r) as a `self_certainty` column before TRL calls the reward
    functions (the registered `rationale_reward` reads it), and log it raw as `rewards/self_certainty/mean`.
    Rows must be added *before* the parent call: it gathers the rewards across processes at its end.
-4. `_get_per_token_logps_and_entropies`, the policy's passes (training, and old log-probs): each micro-batch
-   runs each distinct prompt once and only the rows' completions on top of its cache, with gradients
-   (`shared_prompt_pass`; the same log-probs and gradients within float tolerance).
+4. `_get_per_token_logps_and_entropies`, the log-prob passes (training, old log-probs, reference model): each
+   micro-batch runs each distinct prompt once and only the rows' completions on top of its cache, with
+   gradients in training (`shared_prompt_pass`; the same log-probs and gradients within float tolerance).
 5. `_generate_and_score_completions`: recompute the advantages with a floor on the reward std
    (`advantages.floored_advantages`, why: see there). With `reward_std_floor=0` TRL's are kept.
 
@@ -89,8 +89,8 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         reward_std_floor (`float`, defaults to `0.1`): see `advantages.floored_advantages`; 0 keeps TRL's advantages.
         rollout_log (`str` or `None`): path of a rollouts JSONL file, or `None` for none.
         shared_prefill (`bool`, defaults to `True`): one prompt prefill per group of rollouts (transformers
-            generation only; vLLM has its own prefix cache), and one prompt pass per group in the policy's
-            log-prob passes, training included.
+            generation only; vLLM has its own prefix cache), and one prompt pass per group in the log-prob
+            passes: training, old log-probs and the reference model.
         **kwargs: everything `trl.GRPOTrainer` takes.
     """
 
@@ -207,9 +207,10 @@ class ShopR1GRPOTrainer(GRPOTrainer):
         # Only the policy's no-grad pass right after generation qualifies: TRL's ref pass (another model, or this
         # one with its adapter disabled) comes after it, and the training pass runs with gradients.
         if masks is None or model is not self.model or torch.is_grad_enabled():
-            # `model is self.model`: the policy, unwrapped; a DDP wrapper must run its own forward, which is what
-            # all-reduces the gradients, so multi-process runs keep TRL's pass.
-            if self.shared_prefill and masks is None and model is self.model:
+            # With gradients only the unwrapped policy qualifies: a DDP wrapper must run its own forward, which is
+            # what all-reduces the gradients, so multi-process training passes keep TRL's. Without gradients
+            # (old log-probs, the reference model) any model does.
+            if self.shared_prefill and masks is None and (model is self.model or not torch.is_grad_enabled()):
                 shared = self._shared_prompt_pass(model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
                 if shared is not None:
                     return shared
