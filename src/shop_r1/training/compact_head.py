@@ -8,7 +8,7 @@ execution has no such cost, and our sequences are mostly prompt: an SFT step row
 ~1,000 tokens of page and history against ~60 of answer (the loss falls on the answer only, paper section
 3.1 and Eq. 1). Projecting the prompt positions too spends the LM head's forward and backward (49k-way on
 SmolLM2, a fifth of the model's FLOPs per position) and its entropy and top-1 metrics on values that are
-then zeroed. `benchmarks/sft_step.py` times both paths on the same rows.
+then zeroed. `benchmarks/train_step.py` times both paths on the same rows.
 
 The result is the same tensor: TRL scatters the kept positions back into a zero-filled (batch, length)
 tensor in the compact path and masks the full one in the other (`tests/unit/test_compact_head.py`).

@@ -11,7 +11,7 @@ the gradient of the G separate passes, since the rows share those activations ex
 Nothing else changes: positions count every column, pads included, as in TRL's own pass (the model
 derives them from the cache length); the mask is the full one; the LM head is TRL's fused one with the
 same labels. The log-probs and entropies agree with TRL's pass within float tolerance
-(`tests/unit/test_shared_prompt_pass.py`); `benchmarks/train_step.py --shared-prompt` times both.
+(`tests/unit/test_shared_prompt_pass.py`); `benchmarks/train_step.py --shapes group` times both.
 """
 
 from __future__ import annotations
