@@ -189,5 +189,6 @@ def main() -> None:
               f"wall / {fast_cpu:.2f} s CPU (medians) -> {slow / fast:.2f}x wall, "
               f"{slow_cpu / fast_cpu:.2f}x CPU; largest loss difference {gap:.2e}")
 
+
 if __name__ == "__main__":
     main()

@@ -45,24 +45,40 @@ def distinct_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tupl
     return torch.tensor(firsts, dtype=torch.long), torch.tensor(inverse, dtype=torch.long)
 
 
-def _prefilled_cache(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any | None:
-    """The key/value cache of every row's prompt but its last token, computed once per distinct row; None when
-    no row repeats (or the model has no separate backbone to run)."""
-    from transformers import DynamicCache, PreTrainedModel
+def has_backbone(model: Any) -> bool:
+    """Whether `model` is a `transformers` model whose backbone can be run on its own (to fill a cache).
 
-    if not isinstance(model, PreTrainedModel):  # e.g. a PEFT wrapper, whose `base_model` is not the backbone
+    A PEFT wrapper's `base_model` is not the backbone, and a stand-in model has none: both take the stock path.
+    """
+    from transformers import PreTrainedModel
+
+    return isinstance(model, PreTrainedModel) and model.base_model is not model
+
+
+def distinct_prompt_cache(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+                          positions_from_mask: bool) -> Any | None:
+    """The key/value cache of every row's prompt but its last token, computed once per distinct row and copied
+    to the rows that repeat it; None when no row repeats or the model has no separate backbone.
+
+    Runs with the caller's grad mode, so a training pass keeps the graph through the copies.
+    `positions_from_mask`: positions as `generate` derives them from a left-padded mask; otherwise the
+    model's own (every column counts, as in a training forward without `position_ids`).
+    """
+    from transformers import DynamicCache
+
+    if not has_backbone(model):
         return None
     unique, inverse = distinct_rows(input_ids, attention_mask)
-    backbone = model.base_model
-    if len(unique) == len(input_ids) or backbone is model:
+    if len(unique) == len(input_ids):
         return None
+    unique, inverse = unique.to(input_ids.device), inverse.to(input_ids.device)
     ids, mask = input_ids[unique][:, :-1], attention_mask[unique][:, :-1]
-    # Positions as `generate` derives them from a left-padded mask, so the cached keys are the ones it would make.
-    position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    extra = {}
+    if positions_from_mask:
+        extra["position_ids"] = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
     cache = DynamicCache(config=model.config)
-    with torch.no_grad():
-        backbone(input_ids=ids, attention_mask=mask, position_ids=position_ids, cache=cache, use_cache=True)
-    cache.batch_select_indices(inverse.to(ids.device))
+    model.base_model(input_ids=ids, attention_mask=mask, cache=cache, use_cache=True, **extra)
+    cache.batch_select_indices(inverse)  # indexing, so gradients flow back to the one computation
     return cache
 
 
@@ -80,7 +96,9 @@ def shared_prompt_prefill(model: Any) -> Iterator[None]:
         brings_cache = kwargs.get("cache") is not None or kwargs.get("past_key_values") is not None
         if args or input_ids is None or attention_mask is None or brings_cache or input_ids.size(1) < 2:
             return original(*args, **kwargs)
-        cache = _prefilled_cache(model, input_ids, attention_mask)
+        with torch.no_grad():
+            # The cached keys are the ones `generate` would make itself: positions from the mask.
+            cache = distinct_prompt_cache(model, input_ids, attention_mask, positions_from_mask=True)
         if cache is None:
             return original(*args, **kwargs)
         return original(*args, **kwargs, cache=cache)
@@ -153,10 +171,7 @@ class PromptPrefixCache:
         self.tokens: tuple[int, ...] = ()
         self._cache: Any = None
         self.prefills = 0
-        from transformers import PreTrainedModel
-
-        # A PEFT wrapper's `base_model` is not the backbone, and a fake has none: both take the stock path.
-        self._supported = isinstance(model, PreTrainedModel) and model.base_model is not model
+        self._supported = has_backbone(model)
 
     def cache_for(self, rows: Sequence[Sequence[int]]) -> tuple[int, Any]:
         if not rows or not self._supported:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from shop_r1.shared_prefill import distinct_rows
+from shop_r1.shared_prefill import distinct_prompt_cache
 
 __all__ = ["shared_prompt_log_probs"]
 
@@ -36,22 +36,14 @@ def shared_prompt_log_probs(
     `None` when no two rows share a prompt, or the model is not a plain `PreTrainedModel` with a separate
     backbone (a PEFT wrapper, say), so that the caller runs the ordinary pass.
     """
-    from transformers import DynamicCache, PreTrainedModel
-
     prompt_width = input_ids.size(1) - logits_to_keep
-    if not isinstance(model, PreTrainedModel) or model.base_model is model or prompt_width < 2:
+    if prompt_width < 2 or getattr(model, "is_activation_checkpointing", False):
+        return None  # (a recomputed checkpointed layer would extend the cache a second time)
+    # Positions are the model's own, every column counted, as in TRL's pass, which passes none.
+    cache = distinct_prompt_cache(model, input_ids[:, :prompt_width], attention_mask[:, :prompt_width],
+                                  positions_from_mask=False)
+    if cache is None:
         return None
-    if getattr(model, "is_activation_checkpointing", False):  # a recomputed layer would extend the cache again
-        return None
-    prompts, prompt_mask = input_ids[:, :prompt_width], attention_mask[:, :prompt_width]
-    unique, inverse = distinct_rows(prompts, prompt_mask)
-    if len(unique) == len(input_ids):
-        return None
-    unique, inverse = unique.to(input_ids.device), inverse.to(input_ids.device)
-    cache = DynamicCache(config=model.config)
-    model.base_model(input_ids=prompts[unique][:, :-1], attention_mask=prompt_mask[unique][:, :-1], cache=cache,
-                     use_cache=True)
-    cache.batch_select_indices(inverse)  # each row gets its prompt's keys and values (indexing keeps the graph)
     tail = input_ids[:, prompt_width - 1:]  # the last prompt token, then the completion: (B, 1 + C)
     labels = tail.masked_fill(attention_mask[:, prompt_width - 1:] == 0, -100)
     labels[:, 0] = -100  # the last prompt token is no completion token (its label is dropped by the shift anyway)
