@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from shop_r1.cli import app
 from shop_r1.data.io import read_sessions
+from shop_r1.evaluation.generation import request_seed
 from shop_r1.simulation.output import failed_path, summary_path
 from tests.rationale_teacher import _completion, _Server
 from tests.unit.sim_fakes import GARBAGE, page_names, page_shopper
@@ -73,11 +74,13 @@ class _Shop(_Server):
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.seeds: list[int | None] = []
 
     def handle(self, handler, raw):  # type: ignore[no-untyped-def]
         body = json.loads(raw)
         with self.lock:
             self.requests += 1
+            self.seeds.append(body.get("seed"))
             first = self.requests == 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -102,6 +105,11 @@ def test_simulate_against_an_endpoint(tmp_path):
     assert summary["retries"] == 1 and summary["failures"] == {"unparseable": 1}
     assert shop.requests == 13 and shop.max_in_flight >= 2
     assert summary["settings"]["backend"] == "endpoint"
+    # Each request carried the seed of its visit, step and attempt (--seed 0), as a local model draws it:
+    # what keeps A/B arms paired on a server that honours `seed`. The retried step's second draw has its own.
+    expected = [request_seed(0, (session.session_id, index, attempt)) for session in read_sessions(out)
+                for index, step in enumerate(session.steps) for attempt in range(step.meta["samples"])]
+    assert len(expected) == 13 and sorted(shop.seeds) == sorted(expected) and len(set(expected)) == 13
 
 
 class _Refusing(_Server):

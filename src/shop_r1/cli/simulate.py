@@ -142,7 +142,8 @@ def _driver(model: str, prompt, *, base_url: str | None, api_model: str | None, 
 
         settings.update(backend="endpoint", base_url=base_url, api_model=api_model or model)
         with EndpointGenerator(base_url, api_model or model, api_key=os.environ.get(api_key_env) or None,
-                               concurrency=batch_size, temperature=temperature, max_tokens=max_new_tokens) as gen:
+                               concurrency=batch_size, temperature=temperature, max_tokens=max_new_tokens,
+                               seed=seed) as gen:
             yield ModelDriver(gen, prompt), settings
         return
     if device not in ("auto", "cpu", "cuda"):

@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -277,13 +277,15 @@ class ChatClient:
     def redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
-    async def complete(self, messages: list[Message], validate: Callable[[str], T]) -> Completion:
+    async def complete(self, messages: list[Message], validate: Callable[[str], T],
+                       extra: Mapping[str, Any] | None = None) -> Completion:
         """Send `messages` until `validate(content)` returns; its result is the `Completion`'s `value`.
 
-        `validate` raises `InvalidReply` to ask for another attempt. Raises `CallFailed` when the call
-        fails for good and `TeacherError` when the endpoint refuses everything.
+        `validate` raises `InvalidReply` to ask for another attempt. `extra` adds fields to this request's
+        body (a per-request `seed`, say). Raises `CallFailed` when the call fails for good and
+        `TeacherError` when the endpoint refuses everything.
         """
-        body = {"model": self.model, "messages": messages, **self.generation.request_fields()}
+        body = {"model": self.model, "messages": messages, **self.generation.request_fields(), **(extra or {})}
         usage_total: dict[str, int] = {}
         for attempt in range(1, self.retry.max_attempts + 1):
             if attempt > 1:
