@@ -111,7 +111,9 @@ def main() -> None:
     ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in chat_texts(tokenizer,
                                                                                          [r["prompt"] for r in rows])]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, greedy=True)
-    stops = HFGenerator(model, tokenizer, settings).stop_ids  # what HFGenerator stops at, EOS of the config too
+    # Its stop ids (the config's EOS too) and its stop cut turn vLLM's ids into text below.
+    reference = HFGenerator(model, tokenizer, settings)
+    stops = reference.stop_ids
     n = len(rows)
     print(f"model {args.model} (float32, CPU, {args.threads} threads); {n} prompts of {min(map(len, ids))}-"
           f"{max(map(len, ids))} tokens (mean {sum(map(len, ids)) / n:.0f}); max_new_tokens "
@@ -155,7 +157,7 @@ def main() -> None:
         proc.wait()
 
     # vLLM's ids become text exactly as HFGenerator's own do: cut at the first stop token, then decoded.
-    vllm_texts = [generator._finish(tokens).text for tokens in answer["tokens"]]
+    vllm_texts = [reference._finish(tokens).text for tokens in answer["tokens"]]
     same = sum(g.text == text for g, text in zip(hf, vllm_texts, strict=True))
     hf_med, vllm_med = statistics.median(hf_seconds), statistics.median(vllm_seconds)
     print(f"rounds (s): HFGenerator {', '.join(f'{s:.1f}' for s in hf_seconds)}; "
