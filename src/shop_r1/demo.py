@@ -4,8 +4,10 @@ Stages, each cached under the output directory by the configuration that made it
 so a rerun resumes after the last finished stage:
 
 1. `data`: simulate shoppers in the embedded store, build the SFT/RL datasets (split by user into train,
-   validation and test), and fix the held-out evaluation steps (the same steps for every setting):
-   `eval.jsonl` from the test users, `validation.jsonl` from the validation users (for choosing knobs).
+   validation and test).
+   `heldout_test` (or `heldout_validation`): fix the held-out steps every setting is scored on, from the
+   split's users plus `eval_users` more shoppers simulated only for scoring; no training stage reads it,
+   so more steps can be scored without retraining anything.
 2. `markov_eval`: the frequency-table baseline fitted on the training users (`evaluation.markov_baseline`).
 3. `zero_shot_eval`: predictions of the untrained embedded model.
 4. `sft` -> `sft_eval`: SFT cold start, then its predictions.
@@ -75,6 +77,10 @@ class DemoSize:
     # budget must hold it, the system prompt and every earlier action: on the embedded world that takes
     # up to about 2,040 tokens (median 1,050) before any earlier page is shown.
     context: str = "full"
+    # More held-out shoppers for the scored split, simulated after the training population (new people of
+    # the same world): at `small` the test users' visits hold 111 balanced steps (37 end in terminate), and
+    # 300 balanced steps take eval_users=60. Only the held-out stage reads it; datasets and models stay.
+    eval_users: int = 0
 
 
 SIZES: dict[str, DemoSize] = {
@@ -262,15 +268,25 @@ def build_config(config: DemoConfig) -> Any:
                        seed=config.seed, rebalance_rl=True, validation_fraction=size.validation_fraction)
 
 
-# The held-out steps every setting is scored on, per split, inside the data stage's folder.
-EVAL_FILES = {"test": "eval.jsonl", "validation": "validation.jsonl"}
+# The held-out steps every setting is scored on, inside the `heldout_<split>` stage's folder.
+HELDOUT_FILE = "steps.jsonl"
+
+
+def extra_heldout_users(size: DemoSize, split: str) -> range:
+    """Indices of the shoppers simulated only for scoring `split`: after the training population's users,
+    the test split's first and the validation split's next, so no two parts share a shopper.
+
+    >>> extra_heldout_users(replace(SIZES["tiny"], eval_users=5), "validation")
+    range(17, 22)
+    """
+    first = size.users + (size.eval_users if split == "validation" else 0)
+    return range(first, first + size.eval_users)
 
 
 def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.data.build import build_datasets
-        from shop_r1.data.io import write_jsonl, write_sessions
-        from shop_r1.evaluation.predict import load_rl_rows
+        from shop_r1.data.io import write_sessions
         from shop_r1.models.load import load_model_tokenizer
         from shop_r1.prompts import chat_token_counter
         from shop_r1.world.synth import synthesize_sessions
@@ -283,14 +299,43 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
         if skipped := report.total("skipped_too_long_steps"):
             logger.warning("%d steps do not fit max_context_tokens=%d with their current page whole and are in no "
                            "dataset", skipped, size.max_context_tokens)
-        for split, name in EVAL_FILES.items():
-            rows = load_rl_rows(workdir / "datasets" / f"rl_{split}.jsonl")
-            write_jsonl(workdir / name, select_eval_rows(rows, size.eval_steps, config.seed))
 
     return run
 
 
-def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callable[[Path], None]:
+def _heldout_stage(config: DemoConfig, data_dir: Path) -> Callable[[Path], None]:
+    def run(workdir: Path) -> None:
+        from shop_r1.data.build import SplitCounts, step_rows
+        from shop_r1.data.io import write_jsonl, write_sessions
+        from shop_r1.data.rebalance import rebalance_steps
+        from shop_r1.evaluation.predict import load_rl_rows
+        from shop_r1.models.load import load_model_tokenizer
+        from shop_r1.prompts import chat_token_counter
+        from shop_r1.world.synth import synthesize_sessions
+
+        size = config.sizes
+        rows = load_rl_rows(data_dir / "datasets" / f"rl_{config.split}.jsonl")
+        users = extra_heldout_users(size, config.split)
+        extra = list(synthesize_sessions(len(users), size.sessions_per_user, config.seed, first_user=users.start))
+        write_sessions(workdir / "sessions.jsonl", extra)
+        if extra:
+            count_tokens = chat_token_counter(load_model_tokenizer(config.model))
+            prompt, counts = build_config(config).prompt, SplitCounts()
+            extra_rows = [row for session in extra for row in step_rows(session, prompt, count_tokens, counts)[1]]
+            if counts.skipped_too_long_steps:
+                logger.warning("%d steps of the extra held-out users do not fit max_context_tokens=%d and are not "
+                               "scored", counts.skipped_too_long_steps, size.max_context_tokens)
+            # Subsampled like the data stage's held-out rows, so both parts have the same type mix.
+            rows += rebalance_steps(extra_rows, key=lambda row: row["gold_action"]["type"], seed=config.seed)
+        if len(rows) < size.eval_steps:
+            logger.warning("only %d held-out %s steps for eval_steps=%d: raise eval_users to score more",
+                           len(rows), config.split, size.eval_steps)
+        write_jsonl(workdir / HELDOUT_FILE, select_eval_rows(rows, size.eval_steps, config.seed))
+
+    return run
+
+
+def _markov_stage(config: DemoConfig, data_dir: Path, heldout_dir: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
         from shop_r1.data.io import read_sessions, write_jsonl
         from shop_r1.evaluation.markov_baseline import build_baseline_predictions
@@ -298,7 +343,8 @@ def _markov_stage(config: DemoConfig, data_dir: Path, eval_file: Path) -> Callab
 
         manifest = json.loads((data_dir / "datasets" / "manifest.json").read_text(encoding="utf-8"))
         _, rows = build_baseline_predictions(read_sessions(data_dir / "sessions.jsonl"), manifest,
-                                             load_rl_rows(eval_file))
+                                             load_rl_rows(heldout_dir / HELDOUT_FILE),
+                                             extra_sessions=read_sessions(heldout_dir / "sessions.jsonl"))
         write_jsonl(workdir / "predictions.jsonl", rows)
 
     return run
@@ -410,13 +456,15 @@ def significance_sentence(paired: Mapping[str, Any], points: Mapping[str, Any], 
 
 # The DemoSize fields each stage reads, so that a recipe change reruns only the stages it affects (a new
 # GRPO learning rate keeps the datasets and the SFT model). Keys of upstream stages are folded in by run_demo.
-DATA_FIELDS = ("users", "sessions_per_user", "max_context_tokens", "eval_steps", "validation_fraction", "context")
+DATA_FIELDS = ("users", "sessions_per_user", "max_context_tokens", "validation_fraction", "context")
+HELDOUT_FIELDS = ("eval_steps", "eval_users")
 SFT_FIELDS = ("sft_samples", "sft_steps", "sft_batch_size", "sft_learning_rate", "sft_mix", "max_context_tokens",
               "max_new_tokens")
 GRPO_FIELDS = ("grpo_steps", "grpo_batch_size", "num_generations", "grpo_learning_rate", "grpo_beta",
                "max_context_tokens", "max_new_tokens")
-# Continued SFT trains as many sequences as a GRPO stage does (`continued_sft_steps`).
-CONTINUED_SFT_FIELDS = (*SFT_FIELDS, "grpo_steps", "grpo_batch_size")
+# Continued SFT starts from the SFT model (whose key carries sft_steps and sft_samples) and trains for
+# `continued_sft_steps`, so two GRPO shapes of one budget (20 x 4 and 5 x 16 rollouts) share it.
+CONTINUED_SFT_FIELDS = ("sft_batch_size", "sft_learning_rate", "sft_mix", "max_context_tokens", "max_new_tokens")
 PREDICT_FIELDS = ("max_new_tokens",)
 
 
@@ -430,11 +478,11 @@ def stage_keys(config: DemoConfig) -> dict[str, dict[str, Any]]:
     training = {"seed": config.seed, "model": config.model, "bf16": config.bf16, "persona": config.persona}
     return {
         "data": {**pick(DATA_FIELDS), "seed": config.seed, "model": config.model, "persona": config.persona},
+        "heldout": {**pick(HELDOUT_FIELDS), "split": config.split},
         "sft": {**pick(SFT_FIELDS), **training},
         "grpo": {**pick(GRPO_FIELDS), **training, "temperature": config.temperature},
-        "sft_continued": {**pick(CONTINUED_SFT_FIELDS), **training},
-        "predict": {**pick(PREDICT_FIELDS), "temperature": config.temperature, "dtype": config.dtype,
-                    "split": config.split},
+        "sft_continued": {**pick(CONTINUED_SFT_FIELDS), "steps": continued_sft_steps(config.sizes), **training},
+        "predict": {**pick(PREDICT_FIELDS), "temperature": config.temperature, "dtype": config.dtype},
     }
 
 
@@ -451,8 +499,11 @@ def run_demo(config: DemoConfig, out: str | Path,
     pipeline = Pipeline(root, on_event=on_event, reuse_from=reuse_from)
     keys = stage_keys(config)
     data = pipeline.run(Stage("data", _data_stage(config), keys["data"], "simulate shoppers, build datasets"))
-    dataset_dir, eval_file = data.workdir / "datasets", data.workdir / EVAL_FILES[config.split]
-    gen = {"data": data.key, **keys["predict"]}
+    dataset_dir = data.workdir / "datasets"
+    heldout = pipeline.run(Stage(f"heldout_{config.split}", _heldout_stage(config, data.workdir),
+                                 {"data": data.key, **keys["heldout"]}, f"fix the held-out {config.split} steps"))
+    eval_file = heldout.workdir / HELDOUT_FILE
+    gen = {"heldout": heldout.key, **keys["predict"]}
     # Test predictions keep their historical folder names; validation ones sit beside them.
     suffix = "_eval" if config.split == "test" else "_val"
 
@@ -460,7 +511,7 @@ def run_demo(config: DemoConfig, out: str | Path,
         pipeline.run(Stage(f"{setting}{suffix}", _predict_stage(config, model, eval_file), {**gen, "model": model_key},
                            f"predict with the {what} ({config.split} users)"))
 
-    pipeline.run(Stage(f"markov{suffix}", _markov_stage(config, data.workdir, eval_file), gen,
+    pipeline.run(Stage(f"markov{suffix}", _markov_stage(config, data.workdir, heldout.workdir), gen,
                        f"frequency-table baseline fitted on the training users ({config.split} users)"))
     evaluate("zero_shot", config.model, config.model, "untrained model")
     sft = pipeline.run(Stage("sft", _sft_stage(config, dataset_dir), {"data": data.key, **keys["sft"]},

@@ -18,7 +18,7 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     assert result.exit_code == 0, result.output
     comparison = json.loads((out / "comparison.json").read_text())
     assert list(comparison) == [*SETTINGS, "paired"]
-    evaluated = [json.loads(line) for line in (out / "data" / "eval.jsonl").read_text().splitlines()]
+    evaluated = [json.loads(line) for line in (out / "heldout_test" / "steps.jsonl").read_text().splitlines()]
     for setting in SETTINGS:
         row = comparison[setting]
         assert row["n"] == len(evaluated) == 6
@@ -58,12 +58,18 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
     assert "Shop-R1 relative to SFT" in result.output
 
     rerun = CliRunner().invoke(app, args)  # every stage is reused
-    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 11
+    assert rerun.exit_code == 0 and rerun.output.count("already done, reused") == 12
 
     # Scoring on the validation users reuses every trained model and writes its own files.
     validation = CliRunner().invoke(app, [*args, "--split", "validation"])
     assert validation.exit_code == 0, validation.output
     assert validation.output.count("already done, reused") == 5  # data and the four trainings
     scored = json.loads((out / "comparison_validation.json").read_text())
-    val_users = {json.loads(line)["user_id"] for line in (out / "data" / "validation.jsonl").open()}
+    val_users = {json.loads(line)["user_id"] for line in (out / "heldout_validation" / "steps.jsonl").open()}
     assert scored["sft"]["n"] == 6 and not val_users & {row["user_id"] for row in evaluated}
+
+    # More held-out shoppers score more steps and retrain nothing.
+    more = CliRunner().invoke(app, [*args, "--set", "eval_users=4", "--set", "eval_steps=30"])
+    assert more.exit_code == 0, more.output
+    assert more.output.count("already done, reused") == 5  # data and the four trainings
+    assert json.loads((out / "comparison.json").read_text())["sft"]["n"] > 6

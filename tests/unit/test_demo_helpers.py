@@ -119,7 +119,7 @@ def _changed(value):
 
 def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(tmp_path):
     """For each DemoSize field: if the flags or build config a stage runs with change, its key changes."""
-    from dataclasses import asdict, fields
+    from dataclasses import fields
 
     from shop_r1.demo import SIZES, DemoConfig, build_config, grpo_argv, sft_argv, stage_keys
 
@@ -127,7 +127,8 @@ def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(
     d, m = tmp_path / "data", tmp_path / "model"
 
     def inputs(config):
-        return {"data": (repr(build_config(config)), asdict(config.sizes)["eval_steps"]),
+        return {"data": repr(build_config(config)),
+                "heldout": (config.sizes.eval_steps, config.sizes.eval_users),
                 "sft": sft_argv(config, d, m),
                 "sft_continued": sft_argv(config, d, m, start_from=m),
                 "grpo": grpo_argv(config, d, m, m, "shop_r1"),
@@ -148,4 +149,10 @@ def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(
     assert reached["sft_mix"] == ["sft", "sft_continued"]
     assert reached["grpo_steps"] == ["grpo", "sft_continued"]  # continued SFT matches the RL stage's budget
     assert reached["users"] == ["data"]  # downstream stages see it through the data stage's key
+    # More scored steps or users retrain nothing: only the held-out stage (and, through its key, the scoring).
+    assert reached["eval_steps"] == reached["eval_users"] == ["heldout"]
+    # Continued SFT depends on the RL budget, not its shape: 20 steps of 4 rollouts and 5 of 16 share it.
+    narrow = stage_keys(DemoConfig(overrides={"grpo_steps": 20, "grpo_batch_size": 4}).resolved())
+    wide = stage_keys(DemoConfig(overrides={"grpo_steps": 5, "grpo_batch_size": 16}).resolved())
+    assert narrow["sft_continued"] == wide["sft_continued"] and narrow["grpo"] != wide["grpo"]
     assert reached["max_new_tokens"] == ["grpo", "predict", "sft", "sft_continued"]

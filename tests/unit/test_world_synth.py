@@ -44,6 +44,13 @@ def test_users_independent_of_count() -> None:
     assert more[:4] == few
 
 
+def test_first_user_gives_the_users_a_longer_run_simulates_next() -> None:
+    more = [s.to_json() for s in synthesize_sessions(5, 2, seed=3)]
+    later = list(synthesize_sessions(3, 2, seed=3, first_user=2))
+    assert [s.to_json() for s in later] == more[4:]
+    assert later[0].user_id == "u0003" and later[-1].session_id == "u0005-s02"
+
+
 def _check_names(sessions: list[Session]) -> int:
     checked = 0
     for session in sessions:

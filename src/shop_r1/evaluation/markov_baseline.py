@@ -140,8 +140,12 @@ def training_sessions(sessions: Sequence[Session], manifest: Mapping[str, Any]) 
 
 
 def build_baseline_predictions(
-    sessions: Sequence[Session], manifest: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]
+    sessions: Sequence[Session], manifest: Mapping[str, Any], rows: Iterable[Mapping[str, Any]],
+    *, extra_sessions: Sequence[Session] = (),
 ) -> tuple[MarkovBaseline, list[dict[str, Any]]]:
-    """The table fitted on a build's training users, and its predictions rows for `rows` of that build."""
+    """The table fitted on a build's training users, and its predictions rows for `rows` of that build.
+
+    `extra_sessions`: held-out sessions outside the build that rows may also come from (never fitted on).
+    """
     table = MarkovBaseline.fit(training_sessions(sessions, manifest))
-    return table, baseline_prediction_rows(rows, {s.session_id: s for s in sessions}, table)
+    return table, baseline_prediction_rows(rows, {s.session_id: s for s in [*sessions, *extra_sessions]}, table)

@@ -39,16 +39,21 @@ class SynthConfig:
 
 
 def synthesize_sessions(
-    users: int, sessions_per_user: int, seed: int, config: SynthConfig | None = None
+    users: int, sessions_per_user: int, seed: int, config: SynthConfig | None = None, *, first_user: int = 0
 ) -> Iterator[Session]:
-    """Yield `users * sessions_per_user` sessions, user by user; ids `u0001-s01`, `u0001-s02`, ..."""
-    if users < 0 or sessions_per_user < 0:
-        raise ValueError(f"users and sessions_per_user must be >= 0, got {users} and {sessions_per_user}")
+    """Yield `users * sessions_per_user` sessions, user by user; ids `u0001-s01`, `u0001-s02`, ...
+
+    `first_user` starts at a later user index: the users a longer run would have simulated after the first
+    `first_user`, byte for byte (new shoppers of the same world, e.g. more held-out users for scoring).
+    """
+    if users < 0 or sessions_per_user < 0 or first_user < 0:
+        raise ValueError(f"users, sessions_per_user and first_user must be >= 0, got {users}, {sessions_per_user} "
+                         f"and {first_user}")
     config = config or SynthConfig()
     catalog = build_catalog(seed if config.catalog_seed is None else config.catalog_seed, config.n_products)
     engine = SearchEngine(catalog)
     store = Store(catalog, config.store, engine=engine)
-    for index in range(users):
+    for index in range(first_user, first_user + users):
         rng = stream(seed, "user", index)
         user_id = f"u{index + 1:04d}"
         persona = sample_persona(user_id, rng)
