@@ -24,7 +24,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from shop_r1.demo import SETTINGS, SIZES, DemoConfig, parse_override, run_demo
+from shop_r1.demo import SETTINGS, SIZES, DemoConfig, collapse_sentences, parse_override, run_demo
 
 HEADLINE = ("exact", "type_acc", "type_f1")
 PER_TYPE = ("click", "type_and_submit", "terminate")
@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             cells = [f"{key.removeprefix('shop_r1_minus_')} [{_points(v[metric][0])}, {_points(v[metric][1])}]"
                      for key, v in table["paired"].items()]
             print(f"  seed {seed}: " + "; ".join(cells))
+    for seed, table in zip(args.seeds, tables, strict=True):
+        for sentence in collapse_sentences(table):
+            print(f"seed {seed}: {sentence}")
     checks = check_targets(summary, tables)
     print()
     for name, ok, detail in checks:

@@ -396,10 +396,52 @@ def comparison_table(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "per_type": {kind: {"n": part["n"], "exact": part["exact"]["value"], "type_acc": part["type_acc"]["value"]}
                          for kind, part in run["per_type"].items()},
             "n": run["n_steps"],
+            # What the setting answered (column sums of the confusion matrix, `invalid` included): a
+            # model that collapsed onto one action type shows it here before any metric does.
+            "answered": answered_types(run["confusion"]),
             "ci95": {name: [headline[key]["ci_low"], headline[key]["ci_high"]] for name, key in
                      (("exact", "exact_action_acc"), ("type_acc", "action_type_acc"),
                       ("type_f1", "action_type_macro_f1"))},
         }
+    return out
+
+
+def answered_types(confusion: Mapping[str, Any]) -> dict[str, int]:
+    """How often each action type (or `invalid`) was answered, from a run's confusion matrix.
+
+    >>> answered_types({"cols_predicted": ["click", "terminate", "invalid"], "matrix": [[3, 1, 0], [2, 4, 1]]})
+    {'click': 5, 'terminate': 5, 'invalid': 1}
+    """
+    matrix = confusion["matrix"]
+    return {label: int(sum(row[j] for row in matrix)) for j, label in enumerate(confusion["cols_predicted"])}
+
+
+# The held-out steps are balanced by gold type (a third each, as in the paper's evaluation), so a model
+# answering one type on most of them is collapsed, whatever its exact accuracy: a constant terminate
+# scores about a third exact. Three quarters leaves room for a real lean toward one type.
+COLLAPSE_SHARE = 0.75
+
+
+def collapse_sentences(table: Mapping[str, Mapping[str, Any]], share: float = COLLAPSE_SHARE) -> list[str]:
+    """A plain-words warning for each setting that answered one action type on more than `share` of the steps
+    (a collapse, for a trained model).
+
+    >>> table = {"shop_r1": {"n": 40, "answered": {"click": 3, "terminate": 34, "invalid": 3}}}
+    >>> print(*collapse_sentences(table))  # doctest: +NORMALIZE_WHITESPACE
+    Shop-R1 answered terminate on 34 of 40 steps (more than 75%): on these type-balanced steps its exact
+    accuracy comes mostly from that one type; read type macro-F1 and the per-type columns.
+    """
+    out = []
+    for setting in (name for name in SETTINGS if name in table):
+        row = table[setting]
+        answered = {kind: count for kind, count in row.get("answered", {}).items() if kind != "invalid"}
+        if not answered or not row["n"]:
+            continue
+        kind, count = max(answered.items(), key=lambda item: item[1])
+        if count > share * row["n"]:
+            out.append(f"{SETTING_TITLES[setting]} answered {kind} on {count} of {row['n']} steps (more than "
+                       f"{share:.0%}): on these type-balanced steps its exact accuracy comes mostly from that one "
+                       "type; read type macro-F1 and the per-type columns.")
     return out
 
 

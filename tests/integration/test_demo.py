@@ -25,6 +25,7 @@ def test_demo_runs_every_stage_and_writes_the_comparison(tmp_path):
         for metric in ("exact", "type_acc", "type_f1"):
             assert 0.0 <= row[metric] <= 1.0
         assert set(row["per_type"]) <= {"click", "type_and_submit", "terminate"}
+        assert sum(row["answered"].values()) == row["n"]  # every step answered with a type or invalid
     # Every setting was scored on the same held-out steps, none of them from a training user.
     train_users = {json.loads(line)["user_id"] for line in (out / "data" / "datasets" / "rl_train.jsonl").open()}
     assert not train_users & {row["user_id"] for row in evaluated}

@@ -156,3 +156,25 @@ def test_a_recipe_change_changes_the_key_of_every_stage_it_reaches_and_no_other(
     wide = stage_keys(DemoConfig(overrides={"grpo_steps": 5, "grpo_batch_size": 16}).resolved())
     assert narrow["sft_continued"] == wide["sft_continued"] and narrow["grpo"] != wide["grpo"]
     assert reached["max_new_tokens"] == ["grpo", "predict", "sft", "sft_continued"]
+
+
+def test_the_comparison_counts_what_each_setting_answered_and_flags_one_type_everywhere():
+    import json
+
+    from shop_r1.demo import collapse_sentences, comparison_table
+    from shop_r1.evaluation.records import PredictionRecord
+    from shop_r1.evaluation.runs import MetricsConfig, evaluate_runs
+    from shop_r1.schema import Action
+
+    golds = [Action("click", name="buy_now"), Action("terminate"), Action("type_and_submit", name="q", text="x")] * 4
+    terminate = json.dumps({"rationale": "", "action": {"type": "terminate"}})
+    click = json.dumps({"rationale": "", "action": {"type": "click", "name": "buy_now"}})
+    answers = {"shop_r1": [terminate] * 11 + ["not json"],  # 11 of 12 terminate: over three quarters
+               "sft": [click, terminate, "not json"] * 4}  # a third each
+    runs = {name: [PredictionRecord(f"s{i}", 0, text, gold) for i, (text, gold) in enumerate(zip(texts, golds))]
+            for name, texts in answers.items()}
+    table = comparison_table(evaluate_runs(runs, MetricsConfig(n_resamples=20, seed=0)).to_dict())
+    assert table["shop_r1"]["answered"] == {"click": 0, "type_and_submit": 0, "terminate": 11, "invalid": 1}
+    assert table["sft"]["answered"] == {"click": 4, "type_and_submit": 0, "terminate": 4, "invalid": 4}
+    [sentence] = collapse_sentences(table)
+    assert sentence.startswith("Shop-R1 answered terminate on 11 of 12 steps")

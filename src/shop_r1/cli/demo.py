@@ -56,12 +56,14 @@ def print_comparison(table: dict[str, Any], improvement: dict[str, float | None]
 
 
 def print_significance(table: dict[str, Any], points: dict[str, Any]) -> None:
-    from shop_r1.demo import PAIRED_AGAINST, SIGNIFICANCE_METRICS, significance_sentence
+    from shop_r1.demo import PAIRED_AGAINST, SIGNIFICANCE_METRICS, collapse_sentences, significance_sentence
 
     for metric in SIGNIFICANCE_METRICS:
         for other in PAIRED_AGAINST:
             if f"shop_r1_minus_{other}" in table.get("paired", {}):
                 console.print(significance_sentence(table["paired"], points, other, metric))
+    for sentence in collapse_sentences(table):
+        console.print(f"[yellow]{sentence}[/]")
 
 
 def demo(
