@@ -171,7 +171,8 @@ def test_the_comparison_counts_what_each_setting_answered_and_flags_one_type_eve
     click = json.dumps({"rationale": "", "action": {"type": "click", "name": "buy_now"}})
     answers = {"shop_r1": [terminate] * 11 + ["not json"],  # 11 of 12 terminate: over three quarters
                "sft": [click, terminate, "not json"] * 4}  # a third each
-    runs = {name: [PredictionRecord(f"s{i}", 0, text, gold) for i, (text, gold) in enumerate(zip(texts, golds))]
+    runs = {name: [PredictionRecord(f"s{i}", 0, text, gold)
+                   for i, (text, gold) in enumerate(zip(texts, golds, strict=True))]
             for name, texts in answers.items()}
     table = comparison_table(evaluate_runs(runs, MetricsConfig(n_resamples=20, seed=0)).to_dict())
     assert table["shop_r1"]["answered"] == {"click": 0, "type_and_submit": 0, "terminate": 11, "invalid": 1}
