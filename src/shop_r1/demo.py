@@ -305,9 +305,8 @@ def _data_stage(config: DemoConfig) -> Callable[[Path], None]:
 
 def _heldout_stage(config: DemoConfig, data_dir: Path) -> Callable[[Path], None]:
     def run(workdir: Path) -> None:
-        from shop_r1.data.build import SplitCounts, step_rows
+        from shop_r1.data.build import SplitCounts, rebalance_rl_rows, step_rows
         from shop_r1.data.io import write_jsonl, write_sessions
-        from shop_r1.data.rebalance import rebalance_steps
         from shop_r1.evaluation.predict import load_rl_rows
         from shop_r1.models.load import load_model_tokenizer
         from shop_r1.prompts import chat_token_counter
@@ -320,13 +319,14 @@ def _heldout_stage(config: DemoConfig, data_dir: Path) -> Callable[[Path], None]
         write_sessions(workdir / "sessions.jsonl", extra)
         if extra:
             count_tokens = chat_token_counter(load_model_tokenizer(config.model))
-            prompt, counts = build_config(config).prompt, SplitCounts()
-            extra_rows = [row for session in extra for row in step_rows(session, prompt, count_tokens, counts)[1]]
+            build, counts = build_config(config), SplitCounts()
+            extra_rows = [row for session in extra
+                          for row in step_rows(session, build.prompt, count_tokens, counts)[1]]
             if counts.skipped_too_long_steps:
                 logger.warning("%d steps of the extra held-out users do not fit max_context_tokens=%d and are not "
                                "scored", counts.skipped_too_long_steps, size.max_context_tokens)
             # Subsampled like the data stage's held-out rows, so both parts have the same type mix.
-            rows += rebalance_steps(extra_rows, key=lambda row: row["gold_action"]["type"], seed=config.seed)
+            rows += rebalance_rl_rows(extra_rows, build)
         if len(rows) < size.eval_steps:
             logger.warning("only %d held-out %s steps for eval_steps=%d: raise eval_users to score more",
                            len(rows), config.split, size.eval_steps)

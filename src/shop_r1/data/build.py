@@ -120,6 +120,13 @@ def sft_session_row(
     return {"messages": prompt.messages, **_ids(session), "truncated": prompt.truncated}
 
 
+def rebalance_rl_rows(rows: list[dict], config: BuildConfig) -> list[dict]:
+    """RL rows subsampled toward the paper's action mix when `config.rebalance_rl`, else as they are."""
+    if not config.rebalance_rl:
+        return rows
+    return rebalance_steps(rows, key=lambda row: row["gold_action"]["type"], seed=config.seed)
+
+
 def build_datasets(
     sessions: Sequence[Session],
     outdir: str | os.PathLike[str],
@@ -150,8 +157,7 @@ def build_datasets(
             rl.extend(session_rl)
             if on_session is not None:
                 on_session()
-        if config.rebalance_rl:
-            rl = rebalance_steps(rl, key=lambda row: row["gold_action"]["type"], seed=config.seed)
+        rl = rebalance_rl_rows(rl, config)
         c.sft_sessions, c.sft_steps, c.rl_steps = len(sft), len(steps), len(rl)
         outputs = {f"sft_steps_{name}": steps, f"rl_{name}": rl}
         if whole_session:
