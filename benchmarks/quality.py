@@ -1,7 +1,8 @@
 """Quality benchmark: the demo pipeline at a larger size over several seeds, against the paper's claims.
 
     python benchmarks/quality.py --size small --seeds 0 1 2 --split validation   # choose knobs here
-    python benchmarks/quality.py --size medium --seeds 0 1 2 --out runs/quality  # then test, once
+    python benchmarks/quality.py --size cpu --seeds 0 1 2 --out runs/quality     # then test, once (2 CPU cores)
+    python benchmarks/quality.py --size medium --seeds 0 1 2 --out runs/quality  # the same on a GPU
     python benchmarks/quality.py --size small --seeds 0 --split validation --out runs/q-lr \
         --set grpo_learning_rate=1e-4 --reuse runs/quality      # a GRPO knob: data and SFT reused
 

@@ -47,6 +47,19 @@ def test_recipe_overrides_replace_size_values_and_unknown_keys_are_refused():
         parse_override("grpo_steps")
 
 
+def test_cpu_size_is_small_with_the_recipe_and_shares_its_stages():
+    from shop_r1.demo import SIZES, DemoConfig, parse_override, stage_keys
+
+    recipe = ["sft_samples=128", "sft_steps=32", "grpo_steps=20", "grpo_beta=0.04", "eval_steps=300", "eval_users=60"]
+    by_flags = DemoConfig(size="small", overrides=dict(map(parse_override, recipe)), bf16=False, dtype="float32")
+    by_size = DemoConfig(size="cpu", bf16=False, dtype="float32")
+    assert by_size.sizes == by_flags.sizes
+    # Equal keys: a `--size cpu` run links in the stages of a `--size small --set ...` run, and back.
+    assert stage_keys(by_size) == stage_keys(by_flags)
+    assert stage_keys(by_size)["sft"] != stage_keys(DemoConfig(size="small", bf16=False, dtype="float32"))["sft"]
+    assert (SIZES["cpu"].eval_steps, SIZES["cpu"].eval_users) == (300, 60)
+
+
 def test_continued_sft_trains_as_many_sequences_as_the_rl_stage():
     from dataclasses import replace
 

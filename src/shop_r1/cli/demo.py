@@ -70,7 +70,9 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Output directory; a rerun reuses its finished stages.",
                                       file_okay=False)] = Path("demo-out"),
     size: Annotated[str, typer.Option(help="small: about 40 minutes on 2 CPU cores without native bf16; "
-                                           "medium, large: for more time or a GPU; tiny: a smoke test.")] = "small",
+                                           "cpu: small with the recipe chosen on validation and 300 scored "
+                                           "steps (one seed of the quality protocol); medium, large: for "
+                                           "more time or a GPU; tiny: a smoke test.")] = "small",
     model: Annotated[str, typer.Option(help="Base model spec.")] = DEFAULT_MODEL,
     seed: Annotated[int, typer.Option(help="Seed of the data, training and sampling.")] = 0,
     dtype: Annotated[str, typer.Option(help="Inference dtype: auto, float32 or bfloat16.")] = "auto",
