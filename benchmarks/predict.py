@@ -6,7 +6,8 @@ examples/s for both, the ratio (the target is >= 3x on CPU) and whether the text
 
 `--prefix` times batched generation with and without the shared prompt-prefix cache instead (the system
 prompt prefilled once; `shop_r1.shared_prefill.PromptPrefixCache`), alternating `--rounds` times, and
-counts identical outputs.
+counts identical outputs. `--batch-sizes 8 16` times batched generation (prefix cache on, as evaluation
+runs it) at each of those batch sizes instead, taking turns, against the first.
 
     python benchmarks/predict.py [--model auto|embedded|tiny|DIR] [--data rl_test.jsonl] [--prompts 16]
                                  [--batch-size 8] [--max-new-tokens 32] [--threads N] [--device cpu|cuda]
@@ -119,6 +120,25 @@ def compare_prefix(model, tokenizer, prompts, batch_size: int, max_new_tokens: i
           f"{stock / shared:.2f}x; identical outputs: {same}/{n}")
 
 
+def compare_batch_sizes(model, tokenizer, prompts, sizes: list[int], max_new_tokens: int, rounds: int) -> None:
+    """Batched generation as evaluation runs it (shared prefix on) at several batch sizes, taking turns."""
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, greedy=True)
+    seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    outputs: dict[int, list] = {}
+    for _ in range(rounds):
+        for size in sizes:
+            generator = HFGenerator(model, tokenizer, settings, share_prefix=True)
+            took, outputs[size] = timed(generator, prompts, size)
+            seconds[size].append(took)
+    n, base = len(prompts), sizes[0]
+    for size in sizes:
+        median = statistics.median(seconds[size])
+        same = sum(a.text == b.text for a, b in zip(outputs[base], outputs[size], strict=True))
+        print(f"batch {size:>3}: {n / median:.3f} examples/s (median of {', '.join(f'{t:.1f}' for t in seconds[size])}"
+              f" s); {statistics.median(seconds[base]) / median:.2f}x batch {base}; "
+              f"identical outputs to batch {base}: {same}/{n}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="auto", help="auto, embedded, tiny or a local model directory")
@@ -135,7 +155,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--prefix", action="store_true",
                         help="instead: batched generation with vs without the shared prompt-prefix cache")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of --prefix")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of --prefix or --batch-sizes")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="N",
+                        help="instead: batched generation (shared prefix on) at each batch size, against the first")
     parser.add_argument("--split", action="store_true",
                         help="also time prompt processing alone (max_new_tokens=1) to separate prefill from decoding")
     args = parser.parse_args()
@@ -154,6 +176,9 @@ def main() -> None:
           f"torch threads: {torch.get_num_threads()}; "
           f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
           f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
+    if args.batch_sizes:
+        compare_batch_sizes(model, tokenizer, prompts, args.batch_sizes, args.max_new_tokens, args.rounds)
+        return
     if args.prefix:
         compare_prefix(model, tokenizer, prompts, args.batch_size, args.max_new_tokens, args.rounds)
         return
