@@ -125,6 +125,8 @@ def compare_batch_sizes(model, tokenizer, prompts, sizes: list[int], max_new_tok
     settings = GenerationSettings(max_new_tokens=max_new_tokens, greedy=True)
     seconds: dict[int, list[float]] = {size: [] for size in sizes}
     outputs: dict[int, list] = {}
+    # Warm-up: otherwise the first size timed also pays the first-call allocations.
+    HFGenerator(model, tokenizer, settings, share_prefix=True).generate([prompts[-1][1]], [prompts[-1][0]])
     for _ in range(rounds):
         for size in sizes:
             generator = HFGenerator(model, tokenizer, settings, share_prefix=True)
@@ -175,7 +177,7 @@ def main() -> None:
     print(f"model: {label} ({args.dtype}, {args.device}); context {args.context}; "
           f"torch threads: {torch.get_num_threads()}; "
           f"{n} prompts of {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
-          f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_size}")
+          f"max_new_tokens {args.max_new_tokens}; greedy; batch size {args.batch_sizes or args.batch_size}")
     if args.batch_sizes:
         compare_batch_sizes(model, tokenizer, prompts, args.batch_sizes, args.max_new_tokens, args.rounds)
         return
