@@ -106,12 +106,14 @@ SIZES: dict[str, DemoSize] = {
                       sft_steps=1000, sft_batch_size=8, sft_learning_rate=2e-5, grpo_steps=200, grpo_batch_size=16,
                       num_generations=8, grpo_learning_rate=1e-6, max_new_tokens=128, predict_batch_size=16),
 }
-# The quality protocol on two CPU cores (`benchmarks/quality.py --size cpu`): `small` with the recipe that beat
-# SFT on the validation users (docs/results.md, recipe table: SFT on 128 rows in 32 steps, GRPO for 20 steps with
-# KL weight 0.04), scored on 300 held-out steps balanced by gold type, from 60 shoppers simulated only for
-# scoring. Stage keys hold values, not size names, so it shares its stages with `small` and the same `--set`s.
-SIZES["cpu"] = replace(SIZES["small"], sft_samples=128, sft_steps=32, grpo_steps=20, grpo_beta=0.04,
-                       eval_steps=300, eval_users=60)
+# The quality protocol on two CPU cores (`benchmarks/quality.py --size cpu`): `small` with the recipe chosen on the
+# validation users (docs/results.md, recipe table: SFT on 128 rows in 32 steps; GRPO with 8 rollouts per prompt
+# for 10 one-prompt steps and KL weight 0.04, whose larger groups more often hold both a right and a wrong answer,
+# so fewer of them carry no advantage), scored on 300 held-out steps balanced by gold type, from 60 shoppers
+# simulated only for scoring. Stage keys hold values, not size names, so it shares its stages with `small` and the
+# same `--set`s.
+SIZES["cpu"] = replace(SIZES["small"], sft_samples=128, sft_steps=32, grpo_steps=10, grpo_batch_size=8,
+                       num_generations=8, grpo_beta=0.04, eval_steps=300, eval_users=60)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

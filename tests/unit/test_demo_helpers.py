@@ -50,7 +50,8 @@ def test_recipe_overrides_replace_size_values_and_unknown_keys_are_refused():
 def test_cpu_size_is_small_with_the_recipe_and_shares_its_stages():
     from shop_r1.demo import SIZES, DemoConfig, parse_override, stage_keys
 
-    recipe = ["sft_samples=128", "sft_steps=32", "grpo_steps=20", "grpo_beta=0.04", "eval_steps=300", "eval_users=60"]
+    recipe = ["sft_samples=128", "sft_steps=32", "grpo_steps=10", "grpo_batch_size=8", "num_generations=8",
+              "grpo_beta=0.04", "eval_steps=300", "eval_users=60"]
     by_flags = DemoConfig(size="small", overrides=dict(map(parse_override, recipe)), bf16=False, dtype="float32")
     by_size = DemoConfig(size="cpu", bf16=False, dtype="float32")
     assert by_size.sizes == by_flags.sizes

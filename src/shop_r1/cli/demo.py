@@ -69,7 +69,7 @@ def print_significance(table: dict[str, Any], points: dict[str, Any]) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output directory; a rerun reuses its finished stages.",
                                       file_okay=False)] = Path("demo-out"),
-    size: Annotated[str, typer.Option(help="small: about 40 minutes on 2 CPU cores without native bf16; "
+    size: Annotated[str, typer.Option(help="small: about 12 minutes on 2 CPU cores with native bf16, 40 without; "
                                            "cpu: small with the recipe chosen on validation and 300 scored "
                                            "steps (one seed of the quality protocol); medium, large: for "
                                            "more time or a GPU; tiny: a smoke test.")] = "small",
