@@ -98,47 +98,53 @@ def run_modes(model, tokenizer, prompts, batch_size: int, max_new_tokens: int) -
     return {"batched": timed(generator, prompts, batch_size), "single": timed(generator, prompts, 1)}
 
 
+def take_turns(make_generator, prompts, variants: dict, rounds: int) -> tuple[dict, dict, dict]:
+    """Times each variant (`label -> (share_prefix, batch_size)`) once per round, in turn, on the same prompts.
+
+    A fresh generator per round and variant: a shared prefix is prefilled (and paid for) inside every timed
+    round. Returns seconds per round, the last round's outputs and the last generator, per label."""
+    seconds: dict = {label: [] for label in variants}
+    outputs: dict = {}
+    generators: dict = {}
+    for _ in range(rounds):
+        for label, (share, batch_size) in variants.items():
+            generators[label] = make_generator(share)
+            took, outputs[label] = timed(generators[label], prompts, batch_size)
+            seconds[label].append(took)
+    return seconds, outputs, generators
+
+
+def identical(a: list, b: list) -> int:
+    return sum(x.text == y.text for x, y in zip(a, b, strict=True))
+
+
 def compare_prefix(model, tokenizer, prompts, batch_size: int, max_new_tokens: int, rounds: int) -> None:
     """Batched generation with and without the shared prompt-prefix cache, taking turns, on the same batches."""
     settings = GenerationSettings(max_new_tokens=max_new_tokens, greedy=True)
-    seconds: dict[bool, list[float]] = {False: [], True: []}
-    outputs: dict[bool, list] = {}
-    for _ in range(rounds):
-        for share in (False, True):
-            # A fresh generator per round: the prefix is prefilled (and paid for) inside every timed round.
-            generator = HFGenerator(model, tokenizer, settings, share_prefix=share)
-            took, outputs[share] = timed(generator, prompts, batch_size)
-            seconds[share].append(took)
-            if share:
-                prefix = len(generator.prefix_cache.tokens)
-    n = len(prompts)
-    same = sum(a.text == b.text for a, b in zip(outputs[False], outputs[True], strict=True))
+    seconds, outputs, generators = take_turns(
+        lambda share: HFGenerator(model, tokenizer, settings, share_prefix=share), prompts,
+        {False: (False, batch_size), True: (True, batch_size)}, rounds)
+    n, prefix = len(prompts), len(generators[True].prefix_cache.tokens)
     stock, shared = statistics.median(seconds[False]), statistics.median(seconds[True])
     print(f"shared prefix of {prefix} tokens; rounds (s): stock {', '.join(f'{t:.1f}' for t in seconds[False])}; "
           f"shared {', '.join(f'{t:.1f}' for t in seconds[True])}")
     print(f"stock {n / stock:.3f} examples/s, shared prefix {n / shared:.3f} examples/s (medians): "
-          f"{stock / shared:.2f}x; identical outputs: {same}/{n}")
+          f"{stock / shared:.2f}x; identical outputs: {identical(outputs[False], outputs[True])}/{n}")
 
 
 def compare_batch_sizes(model, tokenizer, prompts, sizes: list[int], max_new_tokens: int, rounds: int) -> None:
     """Batched generation as evaluation runs it (shared prefix on) at several batch sizes, taking turns."""
     settings = GenerationSettings(max_new_tokens=max_new_tokens, greedy=True)
-    seconds: dict[int, list[float]] = {size: [] for size in sizes}
-    outputs: dict[int, list] = {}
     # Warm-up: otherwise the first size timed also pays the first-call allocations.
     HFGenerator(model, tokenizer, settings, share_prefix=True).generate([prompts[-1][1]], [prompts[-1][0]])
-    for _ in range(rounds):
-        for size in sizes:
-            generator = HFGenerator(model, tokenizer, settings, share_prefix=True)
-            took, outputs[size] = timed(generator, prompts, size)
-            seconds[size].append(took)
+    seconds, outputs, _ = take_turns(lambda share: HFGenerator(model, tokenizer, settings, share_prefix=share),
+                                     prompts, {size: (True, size) for size in sizes}, rounds)
     n, base = len(prompts), sizes[0]
     for size in sizes:
         median = statistics.median(seconds[size])
-        same = sum(a.text == b.text for a, b in zip(outputs[base], outputs[size], strict=True))
         print(f"batch {size:>3}: {n / median:.3f} examples/s (median of {', '.join(f'{t:.1f}' for t in seconds[size])}"
               f" s); {statistics.median(seconds[base]) / median:.2f}x batch {base}; "
-              f"identical outputs to batch {base}: {same}/{n}")
+              f"identical outputs to batch {base}: {identical(outputs[base], outputs[size])}/{n}")
 
 
 def main() -> None:
@@ -189,7 +195,7 @@ def main() -> None:
         tokens = sum(g.tokens for g in outputs)
         print(f"{mode:>8}: {n / seconds:7.2f} examples/s  ({seconds:.1f} s, {tokens} new tokens)")
     (batched_s, batched), (single_s, single) = full["batched"], full["single"]
-    same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
+    same = identical(batched, single)
     print(f"speed-up: {single_s / batched_s:.2f}x; identical outputs: {same}/{n}")
     if args.split:
         prefill = run_modes(model, tokenizer, prompts, args.batch_size, 1)
